@@ -1,0 +1,84 @@
+package launcher
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// LaunchType names a SMART launch flow (DESIGN.md launch API contract).
+type LaunchType string
+
+const (
+	ProviderEHR        LaunchType = "provider-ehr"
+	PatientPortal      LaunchType = "patient-portal"
+	ProviderStandalone LaunchType = "provider-standalone"
+	PatientStandalone  LaunchType = "patient-standalone"
+	BackendService     LaunchType = "backend-service"
+)
+
+// LaunchTypes lists every launch type in the order the launcher shows them.
+var LaunchTypes = []LaunchType{ProviderEHR, PatientPortal, ProviderStandalone, PatientStandalone, BackendService}
+
+// IsEHR reports whether the type is an EHR launch (the app receives iss + launch).
+func (t LaunchType) IsEHR() bool { return t == ProviderEHR || t == PatientPortal }
+
+// IsProvider reports whether the user is a practitioner.
+func (t LaunchType) IsProvider() bool { return t == ProviderEHR || t == ProviderStandalone }
+
+// Client types (DESIGN.md client.client_type).
+const (
+	ClientPublic                 = "public"
+	ClientConfidentialSymmetric  = "confidential-symmetric"
+	ClientConfidentialAsymmetric = "confidential-asymmetric"
+)
+
+// Client is a launch's client section: for an unregistered client_id it
+// defines an ad-hoc client for this launch only (sandbox mode); for a
+// registered one it may only narrow the registered rules.
+type Client struct {
+	ClientID     string          `json:"client_id,omitempty"`
+	ClientType   string          `json:"client_type,omitempty"`
+	ClientSecret string          `json:"client_secret,omitempty"`
+	RedirectURIs []string        `json:"redirect_uris,omitempty"`
+	Scope        string          `json:"scope,omitempty"` // allowed scopes, space separated; empty = any valid
+	JWKSURL      string          `json:"jwks_url,omitempty"`
+	JWKS         json.RawMessage `json:"jwks,omitempty"` // {"keys":[...]}
+	PKCE         string          `json:"pkce,omitempty"` // required (default) | optional
+}
+
+// FHIRContextItem is one SMART 2.2 fhirContext object.
+type FHIRContextItem struct {
+	Reference  string          `json:"reference,omitempty"`
+	Canonical  string          `json:"canonical,omitempty"`
+	Identifier json.RawMessage `json:"identifier,omitempty"`
+	Type       string          `json:"type,omitempty"`
+	Role       string          `json:"role,omitempty"`
+}
+
+// Launch is one minted launch: everything the authorization server, the FHIR
+// server and the simulated EHR need to play it. It travels sealed inside the
+// launch code and the /sim/{scenario} path segment.
+type Launch struct {
+	ID                string            `json:"id"`
+	Type              LaunchType        `json:"launch_type"`
+	Patients          []string          `json:"patients,omitempty"`  // one = fixed patient; several = picker limited to them; none = picker over all
+	Encounter         string            `json:"encounter,omitempty"` // resolved id; empty = none
+	Practitioner      string            `json:"practitioner,omitempty"`
+	FHIRContext       []FHIRContextItem `json:"fhir_context,omitempty"`
+	NeedPatientBanner *bool             `json:"need_patient_banner,omitempty"`
+	SmartStyleURL     string            `json:"smart_style_url,omitempty"`
+	Intent            string            `json:"intent,omitempty"`
+	Tenant            string            `json:"tenant,omitempty"`
+	SkipLogin         bool              `json:"skip_login,omitempty"`
+	SkipConsent       bool              `json:"skip_consent,omitempty"`
+	Client            Client            `json:"client,omitempty"`
+	SimulateError     string            `json:"simulate_error,omitempty"`
+	AppLaunchURL      string            `json:"app_launch_url,omitempty"`
+	LaunchOnce        bool              `json:"launch_once,omitempty"`
+
+	AccessTokenLifetime  int `json:"access_token_lifetime,omitempty"`  // seconds; 0 = server default
+	RefreshTokenLifetime int `json:"refresh_token_lifetime,omitempty"` // seconds; 0 = server default
+
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"` // when the launch code stops working
+}

@@ -1,0 +1,11 @@
+// Package smart holds the small contracts that the mock EHR's parts meet
+// through: the grant a bearer token stands for (authorization server →
+// FHIR server), the directory of people and encounters the FHIR data holds
+// (FHIR store → launcher and authorization server), and the set of public
+// endpoint URLs (one source for OIDC discovery, SMART discovery and the
+// CapabilityStatement, so the three never disagree).
+//
+// It owns types and interfaces only: no HTTP, no storage, no logic beyond
+// tiny helpers. Packages that implement or consume these contracts must not
+// import each other; cmd/ehrsim wires them together.
+package smart

@@ -1,0 +1,141 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// FileName is the database file inside the data directory.
+const FileName = "ehrsim.db"
+
+// DB is the shared database handle. Use SQL for queries; it is safe for
+// concurrent use.
+type DB struct {
+	SQL  *sql.DB
+	Path string
+
+	mu      sync.Mutex
+	secrets map[string][]byte
+}
+
+// Open creates dir if needed and opens (creating on first use) the database
+// in it, in WAL mode with a busy timeout so concurrent writers wait rather
+// than fail.
+func Open(ctx context.Context, dir string) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	d := &DB{SQL: db, Path: path, secrets: map[string][]byte{}}
+	if err := d.Migrate(ctx, "store", []string{
+		`CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL, created_at INTEGER NOT NULL DEFAULT (unixepoch()))`,
+	}); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.SQL.Close() }
+
+// Migrate applies, in order, the statements of owner that have not been
+// applied yet. Statements are append-only: never edit or reorder one that
+// has shipped; add a new one instead.
+func (d *DB) Migrate(ctx context.Context, owner string, stmts []string) error {
+	if _, err := d.SQL.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (owner TEXT NOT NULL, step INTEGER NOT NULL, PRIMARY KEY (owner, step))`); err != nil {
+		return fmt.Errorf("migrations table: %w", err)
+	}
+	for i, stmt := range stmts {
+		tx, err := d.SQL.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		var done int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM migrations WHERE owner = ? AND step = ?`, owner, i).Scan(&done); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if done > 0 {
+			tx.Rollback()
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s step %d: %w", owner, i, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO migrations (owner, step) VALUES (?, ?)`, owner, i); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Secret returns the secret stored under name, creating it on first use with
+// gen (or, when gen is nil, 32 random bytes). Two instances sharing a database
+// agree: the first insert wins and both read it back.
+func (d *DB) Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if v, ok := d.secrets[name]; ok {
+		return v, nil
+	}
+	var v []byte
+	err := d.SQL.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		if gen == nil {
+			gen = func() ([]byte, error) { b := make([]byte, 32); _, err := rand.Read(b); return b, err }
+		}
+		nv, gerr := gen()
+		if gerr != nil {
+			return nil, fmt.Errorf("secret %s: %w", name, gerr)
+		}
+		if _, err := d.SQL.ExecContext(ctx, `INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING`, name, nv); err != nil {
+			return nil, fmt.Errorf("secret %s: %w", name, err)
+		}
+		err = d.SQL.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	d.secrets[name] = v
+	return v, nil
+}
+
+// SetSecret replaces the secret stored under name (used by key rotation).
+func (d *DB) SetSecret(ctx context.Context, name string, value []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.SQL.ExecContext(ctx, `INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, name, value); err != nil {
+		return fmt.Errorf("secret %s: %w", name, err)
+	}
+	d.secrets[name] = value
+	return nil
+}
+
+// IsBusy reports whether err is SQLite's "database is locked/busy".
+func IsBusy(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked"))
+}
