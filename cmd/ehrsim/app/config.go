@@ -1,0 +1,255 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is ehrsim's configuration. Each value comes from, in order of
+// precedence: a command-line flag, an EHRSIM_* environment variable, the
+// TOML file named by --config, the default.
+type Config struct {
+	Listen        string // host:port to listen on
+	BaseURL       string // public origin; every absolute URL derives from it
+	DataDir       string // database, keys; created if missing
+	Fixtures      string // directory of user FHIR data (Bundles / NDJSON)
+	FixturesMode  string // add (default): user data plus the demo set; replace: user data only
+	ReferenceDate string // YYYY-MM-DD the demo data's dates are laid relative to; default today
+	LogLevel      string // debug | info | warn | error
+	LogFormat     string // text | json
+	StrictClients bool   // only registered clients may authorize
+	ConfigFile    string
+
+	// SMART is the raw [smart] table of the TOML file: every field of the
+	// SMART discovery document (see README). Decoded by the authorization server.
+	SMART    toml.Primitive
+	tomlMeta toml.MetaData
+	hasSMART bool
+}
+
+// option describes one setting: its flag, env var and TOML key are derived
+// from the name ("base-url" → --base-url, EHRSIM_BASE_URL, base_url).
+type option struct {
+	name, def, usage string
+	dst              *string
+}
+
+func (o option) env() string     { return "EHRSIM_" + strings.ToUpper(strings.ReplaceAll(o.name, "-", "_")) }
+func (o option) tomlKey() string { return strings.ReplaceAll(o.name, "-", "_") }
+
+// ConfigError lists every configuration problem found; it makes ehrsim exit 2.
+type ConfigError struct{ Problems []string }
+
+func (e *ConfigError) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// IsUsage reports whether err is a configuration or usage error (exit code 2).
+func IsUsage(err error) bool {
+	var ce *ConfigError
+	return errors.As(err, &ce) || errors.Is(err, flag.ErrHelp)
+}
+
+func defaultDataDir(getenv func(string) string) string {
+	if d := getenv("XDG_CONFIG_HOME"); d != "" {
+		return filepath.Join(d, "ehrsim")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".config", "ehrsim")
+	}
+	if d, err := os.UserConfigDir(); err == nil {
+		return filepath.Join(d, "ehrsim")
+	}
+	return ".ehrsim-data"
+}
+
+// LoadConfig reads flags from args, then the environment, then the TOML file,
+// and validates the result. usage receives the flag help on -h.
+func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	var (
+		c      Config
+		strict string
+	)
+	opts := []option{
+		{"listen", "localhost:8080", "address to listen on (host:port; port 0 picks a free one)", &c.Listen},
+		{"base-url", "", "public base URL (default http://<listen address>); set it behind a proxy", &c.BaseURL},
+		{"data-dir", defaultDataDir(getenv), "directory for the database and keys (created if missing)", &c.DataDir},
+		{"fixtures", "", "directory of FHIR R4 Bundles / NDJSON to load", &c.Fixtures},
+		{"fixtures-mode", "add", "add: load --fixtures beside the demo data; replace: instead of it", &c.FixturesMode},
+		{"reference-date", "", "date (YYYY-MM-DD) demo data is laid relative to (default today)", &c.ReferenceDate},
+		{"log-level", "info", "debug | info | warn | error", &c.LogLevel},
+		{"log-format", "text", "text | json", &c.LogFormat},
+		{"strict-clients", "false", "only registered clients may authorize (default: sandbox mode)", &strict},
+		{"config", "", "TOML configuration file", &c.ConfigFile},
+	}
+	fs := flag.NewFlagSet("ehrsim", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	flagVals := map[string]*string{}
+	for _, o := range opts {
+		flagVals[o.name] = fs.String(o.name, o.def, o.usage)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, &ConfigError{Problems: []string{err.Error()}}
+	}
+	var problems []string
+	if fs.NArg() > 0 {
+		problems = append(problems, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	// The config file's own location: flag, then env.
+	c.ConfigFile = *flagVals["config"]
+	if !set["config"] {
+		c.ConfigFile = getenv("EHRSIM_CONFIG")
+	}
+	fileVals := map[string]string{}
+	if c.ConfigFile != "" {
+		raw := map[string]toml.Primitive{}
+		md, err := toml.DecodeFile(c.ConfigFile, &raw)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("--config %s: %v", c.ConfigFile, err))
+		} else {
+			c.tomlMeta = md
+			known := map[string]bool{"smart": true}
+			for _, o := range opts {
+				known[o.tomlKey()] = true
+			}
+			keys := make([]string, 0, len(raw))
+			for k := range raw {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				if !known[k] {
+					problems = append(problems, fmt.Sprintf("--config %s: unknown key %q", c.ConfigFile, k))
+					continue
+				}
+				if k == "smart" {
+					c.SMART, c.hasSMART = raw[k], true
+					continue
+				}
+				var v any
+				if err := md.PrimitiveDecode(raw[k], &v); err != nil {
+					problems = append(problems, fmt.Sprintf("--config %s: %s: %v", c.ConfigFile, k, err))
+					continue
+				}
+				fileVals[k] = fmt.Sprint(v)
+			}
+		}
+	}
+	for _, o := range opts {
+		if o.name == "config" {
+			continue
+		}
+		switch {
+		case set[o.name]:
+			*o.dst = *flagVals[o.name]
+		case getenv(o.env()) != "":
+			*o.dst = getenv(o.env())
+		case fileVals[o.tomlKey()] != "":
+			*o.dst = fileVals[o.tomlKey()]
+		default:
+			*o.dst = o.def
+		}
+	}
+	b, err := strconv.ParseBool(strict)
+	if err != nil {
+		problems = append(problems, fmt.Sprintf("--strict-clients: %q is not true or false", strict))
+	}
+	c.StrictClients = b
+	problems = append(problems, c.validate()...)
+	if len(problems) > 0 {
+		return c, &ConfigError{Problems: problems}
+	}
+	return c, nil
+}
+
+// validate returns every problem with the config, naming the flag.
+func (c *Config) validate() []string {
+	var p []string
+	if host, port, err := net.SplitHostPort(c.Listen); err != nil {
+		p = append(p, fmt.Sprintf("--listen: %q is not host:port (%v)", c.Listen, err))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		p = append(p, fmt.Sprintf("--listen: port %q is not a number from 0 to 65535", port))
+	} else {
+		_ = host
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		switch {
+		case err != nil:
+			p = append(p, fmt.Sprintf("--base-url: %v", err))
+		case u.Scheme != "http" && u.Scheme != "https":
+			p = append(p, fmt.Sprintf("--base-url: %q must start with http:// or https://", c.BaseURL))
+		case u.Host == "":
+			p = append(p, fmt.Sprintf("--base-url: %q has no host", c.BaseURL))
+		case u.RawQuery != "" || u.Fragment != "":
+			p = append(p, fmt.Sprintf("--base-url: %q must not have a query or fragment", c.BaseURL))
+		}
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		p = append(p, "--data-dir: must not be empty")
+	} else if fi, err := os.Stat(c.DataDir); err == nil && !fi.IsDir() {
+		p = append(p, fmt.Sprintf("--data-dir: %s exists and is not a directory", c.DataDir))
+	}
+	if c.Fixtures != "" {
+		if fi, err := os.Stat(c.Fixtures); err != nil || !fi.IsDir() {
+			p = append(p, fmt.Sprintf("--fixtures: %s is not a readable directory", c.Fixtures))
+		}
+	}
+	if c.FixturesMode != "add" && c.FixturesMode != "replace" {
+		p = append(p, fmt.Sprintf("--fixtures-mode: %q is not add or replace", c.FixturesMode))
+	} else if c.FixturesMode == "replace" && c.Fixtures == "" {
+		p = append(p, "--fixtures-mode: replace needs --fixtures")
+	}
+	if c.ReferenceDate != "" {
+		if _, err := time.Parse(time.DateOnly, c.ReferenceDate); err != nil {
+			p = append(p, fmt.Sprintf("--reference-date: %q is not YYYY-MM-DD", c.ReferenceDate))
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		p = append(p, fmt.Sprintf("--log-level: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		p = append(p, fmt.Sprintf("--log-format: %q is not text or json", c.LogFormat))
+	}
+	return p
+}
+
+// DecodeSMART decodes the [smart] TOML table into v (when present).
+func (c *Config) DecodeSMART(v any) error {
+	if !c.hasSMART {
+		return nil
+	}
+	if err := c.tomlMeta.PrimitiveDecode(c.SMART, v); err != nil {
+		return &ConfigError{Problems: []string{fmt.Sprintf("--config %s: [smart]: %v", c.ConfigFile, err)}}
+	}
+	return nil
+}
+
+// RefDate is the reference date for demo data.
+func (c *Config) RefDate(now time.Time) time.Time {
+	if t, err := time.Parse(time.DateOnly, c.ReferenceDate); err == nil {
+		return t
+	}
+	y, m, d := now.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
