@@ -46,7 +46,9 @@ type option struct {
 	dst              *string
 }
 
-func (o option) env() string     { return "EHRSIM_" + strings.ToUpper(strings.ReplaceAll(o.name, "-", "_")) }
+func (o option) env() string {
+	return "EHRSIM_" + strings.ToUpper(strings.ReplaceAll(o.name, "-", "_"))
+}
 func (o option) tomlKey() string { return strings.ReplaceAll(o.name, "-", "_") }
 
 // ConfigError lists every configuration problem found; it makes ehrsim exit 2.
