@@ -1,0 +1,60 @@
+// Package clients owns ehrsim's OAuth client registry and client
+// authentication by assertion:
+//
+//   - the Client model and its validation (also used for ad-hoc launch clients);
+//   - Registry: clients persisted in the shared SQLite database (tables
+//     clients and client_jtis, migrated under the owner name "clients"),
+//     with the demo clients seeded on start when absent;
+//   - API: the JSON management API /api/clients and RFC 7591 dynamic
+//     registration at /auth/register;
+//   - AssertionVerifier: private_key_jwt client assertions (RFC 7523, SMART
+//     client-confidential-asymmetric and backend services), our own verifier
+//     on go-jose v4, with JWKS URL fetching and a jti replay store.
+//
+// It must not touch tokens, sessions, the zitadel storage or any other
+// package's tables. The authorization server (mockehr/authz) calls Get,
+// CheckSecret and AssertionVerifier.Verify and maps *AuthError to OAuth JSON.
+//
+// # Why our own assertion verifier
+//
+// zitadel/oidc's private_key_jwt check cannot serve SMART (see
+// docs/zitadel-oidc-for-smart.md §5): it requires aud to contain the issuer
+// (SMART sends the token URL), accepts only RS256/ES256/PS256 (SMART needs
+// RS384 and ES384), requires iat (SMART does not send it) and never checks
+// jti for replay. AssertionVerifier checks exactly the SMART rules
+// (checklist BES-06…BES-15, TOK-20).
+//
+// # Secrets
+//
+// Client secrets are stored as HMAC-SHA256(per-client random salt, secret)
+// and compared in constant time. A slow password KDF (bcrypt, argon2) would
+// cost tens of milliseconds per token request and wreck token throughput;
+// client secrets are generated high-entropy values (or deliberate demo
+// values), not human passwords, so a keyed fast hash is the right tool. No
+// API returns a secret except the create response that generated it.
+//
+// # Base URL templates
+//
+// A client URL (redirect URI, launch URL, JWKS URL) that starts with the
+// server's own BaseURL is stored as "{base}/…" and expanded with the current
+// BaseURL on every read. The only apps on ehrsim's own origin are its own
+// (the sample app), so this makes them, and the demo clients, work on
+// whatever port or --base-url the server runs with, including tests on
+// random ports. Other URLs are stored verbatim.
+//
+// # Demo clients (seeded when absent; a deleted one returns on restart)
+//
+//	id                 type                      secret / keys                      purpose
+//	sample-app         public                    -                                  built-in sample app; redirect {base}/sample-app/index.html,
+//	                                                                                launch URL {base}/sample-app/launch.html
+//	demo-public        public                    -                                  try a public client (PKCE); redirects {base}/sample-app/index.html
+//	                                                                                and http://localhost:9000/callback
+//	demo-confidential  confidential-symmetric    secret "demo-secret"               client_secret_basic / _post; same redirects
+//	demo-asymmetric    confidential-asymmetric   inline JWKS of the demo keys       private_key_jwt on the code grant; same redirects
+//	demo-backend       backend-service           inline JWKS of the demo keys       client_credentials + private_key_jwt (RS384, ES384);
+//	                                                                                allowed scope "system/*.rs system/*.read"
+//
+// The demo keys (demokeys/demo-private-jwks.json, kids ehrsim-demo-rs384 and
+// ehrsim-demo-es384) are PUBLIC DEMO KEYS, private parts included, published
+// on purpose: never use them for anything real. DemoPrivateJWKS returns them.
+package clients

@@ -1,0 +1,297 @@
+package clients
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ehrsim/ehrsim/mockehr/store"
+)
+
+// RegistryOptions configure a Registry.
+type RegistryOptions struct {
+	// BaseURL is the server's public origin (e.g. http://localhost:8080). URLs
+	// of a client that start with it are stored as "{base}/…" templates and
+	// expanded with the current BaseURL on every read, so the demo clients and
+	// the sample app keep working when the server runs on another port.
+	BaseURL string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Registry stores clients in the shared SQLite database (table clients).
+// It is safe for concurrent use. It keeps no cache: every read is one
+// indexed query, so several instances sharing a database always agree.
+type Registry struct {
+	db   *store.DB
+	base string
+	now  func() time.Time
+}
+
+// migrations are append-only (store.Migrate contract).
+var migrations = []string{
+	`CREATE TABLE IF NOT EXISTS clients (
+		id TEXT PRIMARY KEY,
+		data TEXT NOT NULL,
+		secret_salt BLOB,
+		secret_hash BLOB,
+		created_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS client_jtis (
+		iss TEXT NOT NULL,
+		jti TEXT NOT NULL,
+		exp INTEGER NOT NULL,
+		PRIMARY KEY (iss, jti)
+	)`,
+	`CREATE INDEX IF NOT EXISTS client_jtis_exp ON client_jtis (exp)`,
+}
+
+const baseTemplate = "{base}"
+
+// NewRegistry migrates the registry's tables and seeds the demo clients that
+// are absent (see doc.go for the list).
+func NewRegistry(ctx context.Context, db *store.DB, opts RegistryOptions) (*Registry, error) {
+	if db == nil {
+		return nil, errors.New("clients: nil database")
+	}
+	r := &Registry{db: db, base: strings.TrimSuffix(opts.BaseURL, "/"), now: opts.Now}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if err := db.Migrate(ctx, "clients", migrations); err != nil {
+		return nil, err
+	}
+	if err := r.seedDemo(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// BaseURL is the origin the registry expands "{base}" templates with.
+func (r *Registry) BaseURL() string { return r.base }
+
+// Get returns the client with id, or ErrNotFound.
+func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
+	row := r.db.SQL.QueryRowContext(ctx, `SELECT id, data, secret_hash IS NOT NULL, created_at, updated_at FROM clients WHERE id = ?`, id)
+	c, err := r.scan(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return c, err
+}
+
+// List returns every client, ordered by id.
+func (r *Registry) List(ctx context.Context) ([]Client, error) {
+	rows, err := r.db.SQL.QueryContext(ctx, `SELECT id, data, secret_hash IS NOT NULL, created_at, updated_at FROM clients ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	defer rows.Close()
+	var out []Client
+	for rows.Next() {
+		c, err := r.scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *c)
+	}
+	return out, rows.Err()
+}
+
+// Create validates and stores a new client. secret is required for
+// confidential-symmetric clients and refused for others. Validation errors
+// are *FieldError; a taken id is ErrExists.
+func (r *Registry) Create(ctx context.Context, c Client, secret string) (*Client, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	salt, hash, err := r.secretFor(c.Type, &secret, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	now := r.now().UTC().Truncate(time.Second)
+	data, err := r.encode(c)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.db.SQL.ExecContext(ctx, `INSERT INTO clients (id, data, secret_salt, secret_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+		c.ID, data, salt, hash, now.Unix(), now.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("create client %s: %w", c.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, ErrExists
+	}
+	return r.Get(ctx, c.ID)
+}
+
+// Update replaces the client c.ID (ErrNotFound when absent). secret nil
+// keeps the stored secret; non-nil sets a new one. Changing the type away
+// from confidential-symmetric drops the secret.
+func (r *Registry) Update(ctx context.Context, c Client, secret *string) (*Client, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	var oldSalt, oldHash []byte
+	err := r.db.SQL.QueryRowContext(ctx, `SELECT secret_salt, secret_hash FROM clients WHERE id = ?`, c.ID).Scan(&oldSalt, &oldHash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update client %s: %w", c.ID, err)
+	}
+	salt, hash, err := r.secretFor(c.Type, secret, oldSalt, oldHash)
+	if err != nil {
+		return nil, err
+	}
+	data, err := r.encode(c)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.db.SQL.ExecContext(ctx, `UPDATE clients SET data = ?, secret_salt = ?, secret_hash = ?, updated_at = ? WHERE id = ?`,
+		data, salt, hash, r.now().UTC().Unix(), c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("update client %s: %w", c.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, ErrNotFound
+	}
+	return r.Get(ctx, c.ID)
+}
+
+// Delete removes the client (ErrNotFound when absent). A deleted demo client
+// comes back on the next start (seeding fills in absent demo clients).
+func (r *Registry) Delete(ctx context.Context, id string) error {
+	res, err := r.db.SQL.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete client %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// CheckSecret reports whether secret is the stored secret of client id. It
+// compares HMAC-SHA256(salt, secret) in constant time and does the same
+// work for unknown clients and clients without a secret.
+func (r *Registry) CheckSecret(ctx context.Context, id, secret string) bool {
+	var salt, hash []byte
+	err := r.db.SQL.QueryRowContext(ctx, `SELECT secret_salt, secret_hash FROM clients WHERE id = ?`, id).Scan(&salt, &hash)
+	ok := err == nil && len(salt) > 0 && len(hash) == sha256.Size
+	if !ok {
+		salt, hash = make([]byte, 16), make([]byte, sha256.Size)
+	}
+	return hmac.Equal(hashSecret(salt, secret), hash) && ok
+}
+
+func hashSecret(salt []byte, secret string) []byte {
+	m := hmac.New(sha256.New, salt)
+	m.Write([]byte(secret))
+	return m.Sum(nil)
+}
+
+// secretFor decides the stored salt and hash for a client of type typ.
+func (r *Registry) secretFor(typ string, secret *string, oldSalt, oldHash []byte) (salt, hash []byte, err error) {
+	if typ != TypeSymmetric {
+		if secret != nil && *secret != "" {
+			return nil, nil, fieldErr("client_secret", "only confidential-symmetric clients have a secret (this one is %s)", typ)
+		}
+		return nil, nil, nil
+	}
+	if secret == nil {
+		if len(oldHash) == 0 {
+			return nil, nil, fieldErr("client_secret", "a confidential-symmetric client needs a secret")
+		}
+		return oldSalt, oldHash, nil
+	}
+	if err := checkSecret(*secret); err != nil {
+		return nil, nil, err
+	}
+	salt = make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, nil, err
+	}
+	return salt, hashSecret(salt, *secret), nil
+}
+
+// storedClient is the JSON kept in clients.data: the Client minus the
+// columns and derived fields.
+type storedClient struct {
+	Name                 string          `json:"name,omitempty"`
+	Type                 string          `json:"type"`
+	RedirectURIs         []string        `json:"redirect_uris,omitempty"`
+	LaunchURL            string          `json:"launch_url,omitempty"`
+	Scope                string          `json:"scope,omitempty"`
+	JWKSURL              string          `json:"jwks_url,omitempty"`
+	JWKS                 json.RawMessage `json:"jwks,omitempty"`
+	PKCE                 string          `json:"pkce,omitempty"`
+	AccessTokenLifetime  int             `json:"access_token_lifetime,omitempty"`
+	RefreshTokenLifetime int             `json:"refresh_token_lifetime,omitempty"`
+}
+
+func (r *Registry) encode(c Client) (string, error) {
+	s := storedClient{
+		Name: c.Name, Type: c.Type, LaunchURL: r.template(c.LaunchURL), Scope: c.Scope,
+		JWKSURL: r.template(c.JWKSURL), JWKS: c.JWKS, PKCE: c.PKCE,
+		AccessTokenLifetime: c.AccessTokenLifetime, RefreshTokenLifetime: c.RefreshTokenLifetime,
+	}
+	for _, u := range c.RedirectURIs {
+		s.RedirectURIs = append(s.RedirectURIs, r.template(u))
+	}
+	b, err := json.Marshal(s)
+	return string(b), err
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func (r *Registry) scan(row scanner) (*Client, error) {
+	var id, data string
+	var hasSecret bool
+	var created, updated int64
+	if err := row.Scan(&id, &data, &hasSecret, &created, &updated); err != nil {
+		return nil, err
+	}
+	var s storedClient
+	if err := json.Unmarshal([]byte(data), &s); err != nil {
+		return nil, fmt.Errorf("decode client: %w", err)
+	}
+	return r.decode(id, s, hasSecret, created, updated), nil
+}
+
+// template turns a URL on this server's origin into a "{base}/…" template.
+func (r *Registry) template(u string) string {
+	if r.base != "" && strings.HasPrefix(u, r.base+"/") {
+		return baseTemplate + strings.TrimPrefix(u, r.base)
+	}
+	return u
+}
+
+func (r *Registry) expand(u string) string {
+	if strings.HasPrefix(u, baseTemplate) {
+		return r.base + strings.TrimPrefix(u, baseTemplate)
+	}
+	return u
+}
+
+func (r *Registry) decode(id string, s storedClient, hasSecret bool, created, updated int64) *Client {
+	c := &Client{
+		ID: id, Name: s.Name, Type: s.Type, LaunchURL: r.expand(s.LaunchURL), Scope: s.Scope,
+		JWKSURL: r.expand(s.JWKSURL), JWKS: s.JWKS, PKCE: s.PKCE,
+		AccessTokenLifetime: s.AccessTokenLifetime, RefreshTokenLifetime: s.RefreshTokenLifetime,
+		HasSecret: hasSecret,
+		CreatedAt: time.Unix(created, 0).UTC(), UpdatedAt: time.Unix(updated, 0).UTC(),
+	}
+	for _, u := range s.RedirectURIs {
+		c.RedirectURIs = append(c.RedirectURIs, r.expand(u))
+	}
+	return c
+}

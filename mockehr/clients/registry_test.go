@@ -1,0 +1,147 @@
+package clients
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ehrsim/ehrsim/mockehr/smart"
+	"github.com/ehrsim/ehrsim/mockehr/store"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) Now() time.Time          { return c.t }
+func (c *clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func newClock() *clock { return &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func openDB(t testing.TB, dir string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func newRegistry(t testing.TB, dir, base string, clk *clock) *Registry {
+	t.Helper()
+	r, err := NewRegistry(context.Background(), openDB(t, dir), RegistryOptions{BaseURL: base, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRegistryCRUDPersistsAcrossReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	clk := newClock()
+	r := newRegistry(t, dir, "http://127.0.0.1:4000", clk)
+
+	c := Client{ID: "app-1", Type: TypeSymmetric, RedirectURIs: []string{"https://app.example/cb"}, Scope: "launch openid  "}
+	got, err := r.Create(ctx, c, "s3cret-value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "app-1" || got.PKCE != PKCERequired || got.Scope != "launch openid" || !got.HasSecret || !got.CreatedAt.Equal(clk.t) {
+		t.Fatalf("created = %+v", got)
+	}
+	if _, err := r.Create(ctx, c, "x"); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate create: %v, want ErrExists", err)
+	}
+	if !r.CheckSecret(ctx, "app-1", "s3cret-value") || r.CheckSecret(ctx, "app-1", "s3cret-valuE") || r.CheckSecret(ctx, "nope", "s3cret-value") {
+		t.Fatal("CheckSecret gave a wrong answer")
+	}
+
+	clk.Advance(time.Hour)
+	got.Scope = "launch"
+	got.PKCE = PKCEOptional
+	upd, err := r.Update(ctx, *got, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upd.Scope != "launch" || upd.PKCE != PKCEOptional || !upd.UpdatedAt.Equal(clk.t) || !upd.CreatedAt.Equal(got.CreatedAt) {
+		t.Fatalf("updated = %+v", upd)
+	}
+	if !r.CheckSecret(ctx, "app-1", "s3cret-value") {
+		t.Fatal("secret lost by an update with nil secret")
+	}
+	ns := "new-secret"
+	if _, err := r.Update(ctx, *upd, &ns); err != nil {
+		t.Fatal(err)
+	}
+	if r.CheckSecret(ctx, "app-1", "s3cret-value") || !r.CheckSecret(ctx, "app-1", "new-secret") {
+		t.Fatal("secret not replaced")
+	}
+	if _, err := r.Update(ctx, Client{ID: "ghost", Type: TypePublic, RedirectURIs: []string{"https://a/cb"}}, nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("update missing: %v", err)
+	}
+
+	// Reopen the same directory with another base URL: data survives, no
+	// duplicate demo clients, demo URLs follow the new base.
+	r2 := newRegistry(t, dir, "http://127.0.0.1:5000/", clk)
+	again, err := r2.Get(ctx, "app-1")
+	if err != nil || again.Scope != "launch" || !r2.CheckSecret(ctx, "app-1", "new-secret") {
+		t.Fatalf("after reopen: %+v %v", again, err)
+	}
+	list, err := r2.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int{}
+	for _, c := range list {
+		ids[c.ID]++
+	}
+	for _, id := range []string{"app-1", DemoSampleApp, DemoPublic, DemoConfidential, DemoAsymmetric, DemoBackend} {
+		if ids[id] != 1 {
+			t.Fatalf("client %s present %d times in %v", id, ids[id], ids)
+		}
+	}
+	if len(list) != 6 {
+		t.Fatalf("list has %d clients", len(list))
+	}
+	sa, _ := r2.Get(ctx, DemoSampleApp)
+	if sa.RedirectURIs[0] != "http://127.0.0.1:5000/sample-app/index.html" || sa.LaunchURL != "http://127.0.0.1:5000/sample-app/launch.html" {
+		t.Fatalf("sample-app urls = %v %s", sa.RedirectURIs, sa.LaunchURL)
+	}
+
+	if err := r2.Delete(ctx, "app-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r2.Get(ctx, "app-1"); !errors.Is(err, ErrNotFound) || !errors.Is(err, smart.ErrNotFound) {
+		t.Fatalf("get after delete: %v", err)
+	}
+	if err := r2.Delete(ctx, "app-1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+}
+
+func TestRegistryDemoClients(t *testing.T) {
+	ctx := context.Background()
+	r := newRegistry(t, t.TempDir(), "http://localhost:8080", newClock())
+	if !r.CheckSecret(ctx, DemoConfidential, DemoSecret) {
+		t.Fatal("demo-confidential secret is not demo-secret")
+	}
+	b, err := r.Get(ctx, DemoBackend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Type != TypeBackend || b.Scope != DemoBackendScope || len(b.GrantTypes()) != 1 || b.GrantTypes()[0] != GrantClientCredentials {
+		t.Fatalf("demo-backend = %+v", b)
+	}
+	set, err := ParseJWKS(b.JWKS)
+	if err != nil || len(set.Keys) != 2 || len(set.Key(DemoKeyRS384)) != 1 || len(set.Key(DemoKeyES384)) != 1 {
+		t.Fatalf("demo-backend keys: %v %v", set, err)
+	}
+	p, _ := r.Get(ctx, DemoPublic)
+	if !p.HasRedirectURI("http://localhost:8080/sample-app/index.html") || !p.HasRedirectURI("http://localhost:9000/callback") || p.HasRedirectURI("http://localhost:9000/callback/") {
+		t.Fatalf("demo-public redirects = %v", p.RedirectURIs)
+	}
+	if a, _ := r.Get(ctx, DemoAsymmetric); a.AuthMethod() != AuthPrivateKeyJWT || a.HasSecret {
+		t.Fatalf("demo-asymmetric = %+v", a)
+	}
+}
