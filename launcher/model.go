@@ -81,4 +81,25 @@ type Launch struct {
 
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"` // when the launch code stops working
+
+	// code and scenario remember the sealed strings this launch was minted
+	// as or opened from (never serialised), so FHIRBase and the API answer
+	// with the exact strings the app was given.
+	code, scenario string
 }
+
+// Patient returns the single patient in context, or "" when the launch has
+// none or lets the user pick among several.
+func (l *Launch) Patient() string {
+	if len(l.Patients) == 1 {
+		return l.Patients[0]
+	}
+	return ""
+}
+
+// Code returns the launch code (the "launch" parameter) this launch was
+// minted as or opened from; "" for standalone and backend launches.
+func (l *Launch) Code() string { return l.code }
+
+// Expired reports whether the launch code or scenario no longer works at now.
+func (l *Launch) Expired(now time.Time) bool { return !now.Before(l.ExpiresAt) }

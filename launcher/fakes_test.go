@@ -1,0 +1,179 @@
+package launcher
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ehrsim/ehrsim/mockehr/smart"
+	"github.com/ehrsim/ehrsim/mockehr/store"
+)
+
+// fakeDir is a tiny smart.Directory: three patients, two practitioners,
+// encounters with one in-progress for pt-1, and a few other resources.
+type fakeDir struct{}
+
+var _ smart.Directory = fakeDir{}
+
+var (
+	fakePatients      = map[string]bool{"pt-1": true, "pt-2": true, "pt-3": true}
+	fakePractitioners = []smart.PersonSummary{{ResourceType: "Practitioner", ID: "pr-1"}, {ResourceType: "Practitioner", ID: "pr-2"}}
+	t0                = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fakeEncounters    = []smart.EncounterSummary{ // most recent first per patient
+		{ID: "enc-1b", PatientID: "pt-1", Status: "finished", Start: t0.Add(48 * time.Hour)},
+		{ID: "enc-1a", PatientID: "pt-1", Status: "in-progress", Start: t0.Add(24 * time.Hour)},
+		{ID: "enc-1z", PatientID: "pt-1", Status: "in-progress", Start: t0},
+		{ID: "enc-2a", PatientID: "pt-2", Status: "finished", Start: t0},
+	}
+	fakeResources = map[string]bool{"Observation/obs-1": true, "ImagingStudy/img-1": true, "Patient/pt-2": true, "Encounter/enc-2a": true}
+)
+
+func (fakeDir) Patient(_ context.Context, id string) (smart.PersonSummary, error) {
+	if fakePatients[id] {
+		return smart.PersonSummary{ResourceType: "Patient", ID: id, Patients: []string{id}}, nil
+	}
+	return smart.PersonSummary{}, smart.ErrNotFound
+}
+func (fakeDir) Practitioner(_ context.Context, id string) (smart.PersonSummary, error) {
+	for _, p := range fakePractitioners {
+		if p.ID == id {
+			return p, nil
+		}
+	}
+	return smart.PersonSummary{}, smart.ErrNotFound
+}
+func (fakeDir) RelatedPerson(context.Context, string) (smart.PersonSummary, error) {
+	return smart.PersonSummary{}, smart.ErrNotFound
+}
+func (fakeDir) Encounter(_ context.Context, id string) (smart.EncounterSummary, error) {
+	for _, e := range fakeEncounters {
+		if e.ID == id {
+			return e, nil
+		}
+	}
+	return smart.EncounterSummary{}, smart.ErrNotFound
+}
+func (fakeDir) SearchPatients(context.Context, string, int) ([]smart.PersonSummary, error) {
+	return nil, nil
+}
+func (fakeDir) Practitioners(context.Context) ([]smart.PersonSummary, error) {
+	return fakePractitioners, nil
+}
+func (fakeDir) RelatedPersons(context.Context) ([]smart.PersonSummary, error) { return nil, nil }
+func (fakeDir) Encounters(_ context.Context, pid string) ([]smart.EncounterSummary, error) {
+	var out []smart.EncounterSummary
+	for _, e := range fakeEncounters {
+		if e.PatientID == pid {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+func (fakeDir) ResourceExists(_ context.Context, ref string) bool {
+	if typ, id, _ := strings.Cut(ref, "/"); typ == "Patient" && fakePatients[id] {
+		return true
+	}
+	return fakeResources[ref]
+}
+
+// fakeClients registers sample-app and reg-app.
+type fakeClients map[string]bool
+
+func (f fakeClients) ClientExists(_ context.Context, id string) (bool, error) { return f[id], nil }
+
+// clock is an injectable clock tests move forward.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+const testBase = "http://ehr.test:8080"
+
+type env struct {
+	t     *testing.T
+	dir   string
+	db    *store.DB
+	svc   *Service
+	clock *clock
+	srv   *httptest.Server
+}
+
+// newEnv opens a store in a temp data dir (or dir, when given) and serves
+// the Service's Mount on httptest.
+func newEnv(t testing.TB, dir string) *env {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ck := &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	svc, err := New(ctx, Options{
+		BaseURL: testBase + "/", Now: ck.Now, DB: db, Directory: fakeDir{},
+		Clients: fakeClients{"sample-app": true, "reg-app": true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	svc.Mount(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	e := &env{dir: dir, db: db, svc: svc, clock: ck, srv: srv}
+	if tt, ok := t.(*testing.T); ok {
+		e.t = tt
+	}
+	return e
+}
+
+// post sends body (a string or a value to marshal) as JSON.
+func (e *env) post(body any) (int, map[string]any, http.Header) {
+	e.t.Helper()
+	var b []byte
+	switch v := body.(type) {
+	case string:
+		b = []byte(v)
+	default:
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return e.do("POST", "/api/launches", "application/json", b)
+}
+
+func (e *env) do(method, path, ctype string, body []byte) (int, map[string]any, http.Header) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		e.t.Fatalf("%s %s: %d, body not JSON: %q", method, path, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, m, resp.Header
+}

@@ -1,0 +1,238 @@
+package launcher
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ehrsim/ehrsim/mockehr/smart"
+	"github.com/ehrsim/ehrsim/mockehr/store"
+)
+
+// Errors of Open, OpenScenario and Consume. The authorization server turns
+// each into its own error_description (checklist EHR-09).
+var (
+	ErrUnknownLaunch = errors.New("launch is unknown or malformed")
+	ErrExpiredLaunch = errors.New("launch has expired")
+	ErrLaunchUsed    = errors.New("launch was single use and has already been used")
+)
+
+// SealSecretName is the store secret holding the sealing key. Instances
+// that share it (one data dir, or later one database) open each other's
+// launches.
+const SealSecretName = "launch-seal-v1"
+
+// ClientLookup tells registered clients from ad-hoc (sandbox) ones.
+type ClientLookup interface {
+	ClientExists(ctx context.Context, id string) (bool, error)
+}
+
+// Options configure a Service.
+type Options struct {
+	BaseURL   string          // public origin, e.g. http://localhost:8080
+	DB        *store.DB       // sealing key, minted-launch records, consumed launch_once ids
+	Directory smart.Directory // validates ids, resolves encounter AUTO
+	Clients   ClientLookup    // nil: every client id is ad-hoc (sandbox only)
+	Now       func() time.Time
+	Rand      io.Reader // launch ids; nil = crypto/rand
+
+	DefaultLaunchLifetime time.Duration // 0 = 24h
+}
+
+// Result is the 201 body of POST /api/launches.
+type Result struct {
+	ID          string `json:"id"`
+	Launch      string `json:"launch"` // launch code; "" for standalone and backend launches
+	ISS         string `json:"iss"`
+	LaunchURL   string `json:"launch_url"`
+	FHIRBaseURL string `json:"fhir_base_url"`
+	SimEHRURL   string `json:"sim_ehr_url"`
+}
+
+// Service mints, seals and opens launches. It is safe for concurrent use.
+type Service struct {
+	base     string
+	db       *store.DB
+	dir      smart.Directory
+	clients  ClientLookup
+	now      func() time.Time
+	rand     io.Reader
+	lifetime time.Duration
+	seal     *sealer
+
+	pruneMu   sync.Mutex
+	lastPrune time.Time
+}
+
+// New loads (creating on first use) the sealing key and the launcher's tables.
+func New(ctx context.Context, o Options) (*Service, error) {
+	base := smart.TrimSlash(o.BaseURL)
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return nil, fmt.Errorf("launcher: BaseURL %q must be an absolute http(s) origin", o.BaseURL)
+	}
+	if o.DB == nil || o.Directory == nil {
+		return nil, errors.New("launcher: DB and Directory are required")
+	}
+	key, err := o.DB.Secret(ctx, SealSecretName, nil)
+	if err != nil {
+		return nil, err
+	}
+	sl, err := newSealer(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.DB.Migrate(ctx, "launcher", migrations); err != nil {
+		return nil, err
+	}
+	s := &Service{base: base, db: o.DB, dir: o.Directory, clients: o.Clients, now: o.Now, rand: o.Rand, lifetime: o.DefaultLaunchLifetime, seal: sl}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.lifetime <= 0 {
+		s.lifetime = 24 * time.Hour
+	}
+	return s, nil
+}
+
+// BaseURL returns the public origin without a trailing slash.
+func (s *Service) BaseURL() string { return s.base }
+
+// Mint validates req, applies defaults and seals the launch. A client
+// mistake is a *FieldError; any other error is internal.
+func (s *Service) Mint(ctx context.Context, req Request) (*Result, *Launch, error) {
+	l, err := s.build(ctx, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	var idb [16]byte
+	if _, err := io.ReadFull(s.rand, idb[:]); err != nil {
+		return nil, nil, fmt.Errorf("launcher: launch id: %w", err)
+	}
+	l.ID = base64.RawURLEncoding.EncodeToString(idb[:])
+	now := s.now().UTC().Truncate(time.Second)
+	l.CreatedAt, l.ExpiresAt = now, now.Add(s.lifetime)
+
+	var sealed string
+	if l.Type.IsEHR() {
+		if l.code, err = s.seal.seal(l, purposeLaunch); err != nil {
+			return nil, nil, err
+		}
+		sealed = l.code
+	} else {
+		if l.scenario, err = s.seal.seal(l, purposeScenario); err != nil {
+			return nil, nil, err
+		}
+		sealed = l.scenario
+	}
+	if err := s.record(ctx, l, sealed); err != nil {
+		return nil, nil, err
+	}
+	return s.result(l), l, nil
+}
+
+// Open returns the launch a launch code stands for (an EHR launch's
+// "launch" parameter). It does not consume it: see Consume.
+func (s *Service) Open(ctx context.Context, launchCode string) (*Launch, error) {
+	return s.open(launchCode, purposeLaunch)
+}
+
+// OpenScenario returns the launch a /sim/{scenario} path segment stands for.
+func (s *Service) OpenScenario(ctx context.Context, scenario string) (*Launch, error) {
+	return s.open(scenario, purposeScenario)
+}
+
+func (s *Service) open(v, purpose string) (*Launch, error) {
+	l, err := s.seal.open(v, purpose)
+	if err != nil {
+		return nil, ErrUnknownLaunch
+	}
+	if purpose == purposeLaunch {
+		l.code = v
+	} else {
+		l.scenario = v
+	}
+	if l.Expired(s.now()) {
+		return l, ErrExpiredLaunch
+	}
+	return l, nil
+}
+
+// FHIRBase returns the absolute FHIR base URL an app was given for l: the
+// plain BaseURL+"/fhir" for EHR launches, BaseURL+"/sim/{scenario}/fhir" for
+// standalone and backend launches. The authorization server compares "aud"
+// with it (after smart.TrimSlash on both).
+func (s *Service) FHIRBase(l *Launch) string {
+	if l.Type.IsEHR() {
+		return s.base + "/fhir"
+	}
+	sc, err := s.Scenario(l)
+	if err != nil {
+		return ""
+	}
+	return s.base + "/sim/" + sc + "/fhir"
+}
+
+// Scenario returns l sealed as a scenario id. Sealing is deterministic, so
+// this is the string the launch was minted or opened with.
+func (s *Service) Scenario(l *Launch) (string, error) {
+	if l.scenario != "" {
+		return l.scenario, nil
+	}
+	return s.seal.seal(l, purposeScenario)
+}
+
+// result builds the API answer for a minted or re-opened launch.
+func (s *Service) result(l *Launch) *Result {
+	r := &Result{ID: l.ID, FHIRBaseURL: s.FHIRBase(l)}
+	r.ISS = r.FHIRBaseURL
+	if l.Type.IsEHR() {
+		r.Launch = l.code
+		r.LaunchURL = addQuery(l.AppLaunchURL, "iss", r.ISS, "launch", l.code)
+		r.SimEHRURL = s.base + "/ehr?launch=" + url.QueryEscape(l.code)
+	} else if l.AppLaunchURL != "" {
+		// Standalone: the app is started at its launch page with only iss
+		// (the sim base), as SMART launchers do for standalone launch.
+		r.LaunchURL = addQuery(l.AppLaunchURL, "iss", r.ISS)
+	}
+	return r
+}
+
+// addQuery sets params on rawURL's query, keeping every other existing
+// parameter in place and its encoding untouched (EHR-01).
+func addQuery(rawURL string, kv ...string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	set := map[string]bool{}
+	for i := 0; i < len(kv); i += 2 {
+		set[kv[i]] = true
+	}
+	var parts []string
+	for _, p := range strings.Split(u.RawQuery, "&") {
+		if p == "" {
+			continue
+		}
+		k, _, _ := strings.Cut(p, "=")
+		if dk, err := url.QueryUnescape(k); err == nil && set[dk] {
+			continue
+		}
+		parts = append(parts, p)
+	}
+	for i := 0; i < len(kv); i += 2 {
+		parts = append(parts, url.QueryEscape(kv[i])+"="+url.QueryEscape(kv[i+1]))
+	}
+	u.RawQuery = strings.Join(parts, "&")
+	u.ForceQuery = false
+	return u.String()
+}
