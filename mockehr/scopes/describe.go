@@ -74,7 +74,7 @@ func describeResource(sc Scope) string {
 	if verb != "" {
 		verb = strings.ToUpper(verb[:1]) + verb[1:]
 	}
-	what, detail := "all health records", "any type"
+	what, detail := "health records", "any type"
 	if sc.ResourceType != "*" {
 		what, detail = typeNames[sc.ResourceType], sc.ResourceType
 		if what == "" {
@@ -93,14 +93,18 @@ func describeResource(sc Scope) string {
 		}
 		detail += ", " + p.Name + " " + code
 	}
+	all := ""
+	if sc.ResourceType == "*" {
+		all = "all "
+	}
 	var t string
 	switch sc.Context {
 	case ContextPatient:
-		t = verb + " your " + what
+		t = verb + " " + all + "your " + what
 	case ContextUser:
-		t = verb + " " + what + " you can access"
+		t = verb + " " + all + what + " you can access"
 	default:
-		t = verb + " " + what + " for any patient, without a user"
+		t = verb + " " + all + what + " for any patient, without a user"
 	}
 	return t + " (" + detail + ")"
 }

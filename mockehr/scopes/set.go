@@ -15,6 +15,8 @@ type Decision struct {
 	// Filters is nil when an unfiltered scope grants; otherwise a resource
 	// passes when it matches at least one entry, and matches an entry when
 	// it matches every Param in it (OR over entries, AND within; RS-09).
+	// Entries from exact-type scopes come before those from "*" scopes,
+	// fewer parameters first; an entry implied by another is dropped.
 	Filters [][]Param
 }
 
