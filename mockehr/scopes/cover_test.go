@@ -71,6 +71,8 @@ func TestSCP02_CoversMatrix(t *testing.T) {
 		{"patient/Observation.r", lab, false},
 		{lab, "patient/Observation.rs", false},
 		{lab, lab, true},
+		// Values compare decoded: %7C is |.
+		{lab, "patient/Observation.rs?category=http%3A%2F%2Fterminology.hl7.org%2FCodeSystem%2Fobservation-category%7Claboratory", true},
 		{lab, labLOINC, true},
 		{labLOINC, lab, false},
 		{lab, vitals, false},

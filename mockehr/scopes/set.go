@@ -198,3 +198,26 @@ func (s *Set) Scopes() []Scope {
 	}
 	return slices.Clone(s.scopes)
 }
+
+// Matches applies a Decision's Filters to one resource: match reports
+// whether the resource satisfies one Param (the FHIR server knows how to
+// evaluate a search parameter). Nil filters match everything; otherwise the
+// resource must satisfy every Param of at least one entry (RS-09).
+func Matches(filters [][]Param, match func(Param) bool) bool {
+	if filters == nil {
+		return true
+	}
+	for _, entry := range filters {
+		ok := true
+		for _, p := range entry {
+			if !match(p) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}

@@ -236,3 +236,35 @@ func BenchmarkNewSet(b *testing.B) {
 		NewSet(scopes)
 	}
 }
+
+// TestRS09_Matches: OR over entries, AND within one, nil matches all.
+func TestRS09_Matches(t *testing.T) {
+	has := func(ps ...Param) func(Param) bool {
+		return func(p Param) bool {
+			for _, q := range ps {
+				if p == q {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	hgb := labHgb[1]
+	tests := []struct {
+		filters [][]Param
+		res     []Param
+		want    bool
+	}{
+		{nil, nil, true},
+		{[][]Param{}, catLab, false},
+		{[][]Param{catLab, catVitals}, catVitals, true},
+		{[][]Param{catLab, catVitals}, []Param{hgb}, false},
+		{[][]Param{labHgb}, catLab, false},
+		{[][]Param{labHgb}, []Param{catLab[0], hgb}, true},
+	}
+	for i, tt := range tests {
+		if got := Matches(tt.filters, has(tt.res...)); got != tt.want {
+			t.Errorf("case %d: Matches = %v, want %v", i, got, tt.want)
+		}
+	}
+}
