@@ -205,3 +205,17 @@ func TestPermsString(t *testing.T) {
 		t.Error("Allows wrong")
 	}
 }
+
+func TestKindAndScopeString(t *testing.T) {
+	if KindFHIRUser.String() != "fhirUser" || KindResource.String() != "resource" || Kind(99).String() != "unknown" || Kind(-1).String() != "unknown" {
+		t.Error("Kind.String wrong")
+	}
+	if s := mustParse(t, "patient/*.read"); s.String() != "patient/*.read" {
+		t.Errorf("Scope.String = %q", s.String())
+	}
+	for _, in := range []Interaction{Create, Read, Update, Delete, Search} {
+		if in.Perm().String() != string(rune(in)) {
+			t.Errorf("%c.Perm() = %s", in, in.Perm())
+		}
+	}
+}
