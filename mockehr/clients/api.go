@@ -1,0 +1,244 @@
+package clients
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+const maxBody = 1 << 20
+
+// API serves the client management API and RFC 7591 dynamic registration:
+//
+//	GET    /api/clients          {"clients":[…]}
+//	POST   /api/clients          201 client (+ client_secret once, when the server generated it)
+//	GET    /api/clients/{id}     client | 404
+//	PUT    /api/clients/{id}     client | 400 | 404 (replaces the definition; client_secret optional)
+//	DELETE /api/clients/{id}     204 | 404
+//	POST   /auth/register        RFC 7591 §3
+//
+// Secrets are never returned except in the create response that set them.
+type API struct {
+	Registry *Registry
+}
+
+// Mount registers the routes on mux.
+func (a *API) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/clients", a.list)
+	mux.HandleFunc("POST /api/clients", a.create)
+	mux.HandleFunc("GET /api/clients/{id}", a.get)
+	mux.HandleFunc("PUT /api/clients/{id}", a.update)
+	mux.HandleFunc("DELETE /api/clients/{id}", a.delete)
+	mux.HandleFunc("POST /auth/register", a.register)
+}
+
+// clientView is a client as the API shows it: the stored definition plus
+// derived OAuth metadata, and the secret only in a create response.
+type clientView struct {
+	Client
+	GrantTypes              []string `json:"grant_types"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	ClientSecret            string   `json:"client_secret,omitempty"`
+}
+
+func view(c *Client) clientView {
+	return clientView{Client: *c, GrantTypes: c.GrantTypes(), TokenEndpointAuthMethod: c.AuthMethod()}
+}
+
+// clientInput is a POST/PUT body: a client, an optional secret, and the
+// read-only fields a GET returns (accepted and ignored, so GET → edit → PUT
+// round-trips).
+type clientInput struct {
+	Client
+	ClientSecret            *string         `json:"client_secret"`
+	GrantTypes              json.RawMessage `json:"grant_types"`
+	TokenEndpointAuthMethod json.RawMessage `json:"token_endpoint_auth_method"`
+}
+
+func (a *API) list(w http.ResponseWriter, r *http.Request) {
+	cs, err := a.Registry.List(r.Context())
+	if err != nil {
+		serverError(w, r, err)
+		return
+	}
+	out := make([]clientView, 0, len(cs))
+	for i := range cs {
+		out = append(out, view(&cs[i]))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"clients": out})
+}
+
+func (a *API) get(w http.ResponseWriter, r *http.Request) {
+	c, err := a.Registry.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err, r.PathValue("id"))
+		return
+	}
+	writeJSON(w, http.StatusOK, view(c))
+}
+
+func (a *API) create(w http.ResponseWriter, r *http.Request) {
+	var in clientInput
+	if !decode(w, r, &in, true) {
+		return
+	}
+	secret, generated := "", false
+	if in.ClientSecret != nil {
+		secret = *in.ClientSecret
+	} else if in.Type == TypeSymmetric {
+		var err error
+		if secret, err = newSecret(); err != nil {
+			serverError(w, r, err)
+			return
+		}
+		generated = true
+	}
+	c, err := a.Registry.Create(r.Context(), in.Client, secret)
+	if err != nil {
+		a.fail(w, r, err, in.ID)
+		return
+	}
+	v := view(c)
+	if generated {
+		v.ClientSecret = secret // returned once, here; a secret the caller chose is not echoed
+	}
+	w.Header().Set("Location", "/api/clients/"+c.ID)
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func (a *API) update(w http.ResponseWriter, r *http.Request) {
+	var in clientInput
+	if !decode(w, r, &in, true) {
+		return
+	}
+	id := r.PathValue("id")
+	if in.ID != "" && in.ID != id {
+		writeError(w, http.StatusBadRequest, "invalid_request", "client_id", fmt.Sprintf("client_id %q in the body differs from %q in the URL; ids cannot be changed", in.ID, id))
+		return
+	}
+	in.ID = id
+	c, err := a.Registry.Update(r.Context(), in.Client, in.ClientSecret)
+	if err != nil {
+		a.fail(w, r, err, id)
+		return
+	}
+	writeJSON(w, http.StatusOK, view(c))
+}
+
+func (a *API) delete(w http.ResponseWriter, r *http.Request) {
+	if err := a.Registry.Delete(r.Context(), r.PathValue("id")); err != nil {
+		a.fail(w, r, err, r.PathValue("id"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// fail writes a registry error: 400 naming the field, 404, 409 or 500.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error, id string) {
+	var fe *FieldError
+	switch {
+	case errors.As(err, &fe):
+		writeError(w, http.StatusBadRequest, "invalid_request", fe.Field, fe.Message)
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "", fmt.Sprintf("no client with id %q", id))
+	case errors.Is(err, ErrExists):
+		writeError(w, http.StatusConflict, "invalid_request", "client_id", fmt.Sprintf("a client with id %q already exists", id))
+	default:
+		serverError(w, r, err)
+	}
+}
+
+// decode reads a JSON body into v. strict refuses unknown fields (our own
+// API); RFC 7591 requires ignoring them. On failure it has answered 400/415.
+func decode(w http.ResponseWriter, r *http.Request, v any, strict bool) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		code := "invalid_request"
+		if !strict {
+			code = "invalid_client_metadata"
+		}
+		writeError(w, http.StatusUnsupportedMediaType, code, "Content-Type", "send a JSON body with Content-Type: application/json")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	err = dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data after the JSON object")
+	}
+	if err == nil {
+		return true
+	}
+	field, msg := "body", err.Error()
+	var te *json.UnmarshalTypeError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &te):
+		// Field is the Go path ("Client.redirect_uris" through the embedding); keep the JSON name.
+		field, msg = strings.TrimPrefix(te.Field, "Client."), fmt.Sprintf("must be a JSON %s, not %s", jsonKind(te.Type.Kind().String()), te.Value)
+	case errors.As(err, &mbe):
+		msg = fmt.Sprintf("the body is larger than %d bytes", maxBody)
+	case strings.HasPrefix(msg, "json: unknown field "):
+		field = strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
+		msg = "is not a known client field"
+	default:
+		msg = "is not valid JSON: " + strings.TrimPrefix(msg, "json: ")
+	}
+	code := "invalid_request"
+	if !strict {
+		code = "invalid_client_metadata"
+	}
+	writeError(w, http.StatusBadRequest, code, field, msg)
+	return false
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "slice", "array":
+		return "array"
+	case "struct", "map":
+		return "object"
+	case "int", "int64", "float64":
+		return "number"
+	}
+	return k
+}
+
+func newSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, field, desc string) {
+	body := map[string]string{"error": code, "error_description": desc}
+	if field != "" {
+		body["field"] = field
+		body["error_description"] = field + ": " + desc
+	}
+	writeJSON(w, status, body)
+}
+
+func serverError(w http.ResponseWriter, r *http.Request, err error) {
+	slog.ErrorContext(r.Context(), "clients API", "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, "server_error", "", "internal error; see the server log")
+}
