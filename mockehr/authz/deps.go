@@ -1,0 +1,31 @@
+package authz
+
+import (
+	"context"
+
+	"github.com/ehrsim/ehrsim/launcher"
+	"github.com/ehrsim/ehrsim/mockehr/clients"
+)
+
+// ClientRegistry is what the server needs from mockehr/clients' registry.
+// Get returns an error wrapping clients.ErrNotFound for an unknown id.
+type ClientRegistry interface {
+	Get(ctx context.Context, id string) (*clients.Client, error)
+	CheckSecret(ctx context.Context, id, secret string) bool
+}
+
+// AssertionVerifier checks a SMART private_key_jwt client assertion
+// (RS384/ES384, aud = token URL, exp ≤ 5 min, jti replay) for a registered
+// client, or for adhoc (a launch-defined client) when it is not nil.
+type AssertionVerifier interface {
+	Verify(ctx context.Context, assertionType, assertion, clientIDParam string, adhoc *clients.Client) (*clients.Client, error)
+}
+
+// LaunchService is what the server needs from the launcher: opening launch
+// codes (the authorize "launch" parameter) and scenario ids (the
+// /sim/{scenario}/fhir base in "aud"), and consuming launch_once launches.
+type LaunchService interface {
+	Open(ctx context.Context, code string) (*launcher.Launch, error)
+	OpenScenario(ctx context.Context, scenario string) (*launcher.Launch, error)
+	Consume(ctx context.Context, l *launcher.Launch) error
+}

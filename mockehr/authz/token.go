@@ -1,0 +1,339 @@
+package authz
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/ehrsim/ehrsim/launcher"
+	"github.com/ehrsim/ehrsim/mockehr/clients"
+	"github.com/ehrsim/ehrsim/mockehr/scopes"
+)
+
+// tokenResponse is RFC 6749 §5.1 plus the SMART launch context
+// (app-launch §token response, TOK-03…11).
+type tokenResponse struct {
+	AccessToken       string                     `json:"access_token"`
+	TokenType         string                     `json:"token_type"`
+	ExpiresIn         int64                      `json:"expires_in"`
+	Scope             string                     `json:"scope"`
+	RefreshToken      string                     `json:"refresh_token,omitempty"`
+	IDToken           string                     `json:"id_token,omitempty"`
+	Patient           string                     `json:"patient,omitempty"`
+	Encounter         string                     `json:"encounter,omitempty"`
+	FHIRContext       []launcher.FHIRContextItem `json:"fhirContext,omitempty"`
+	NeedPatientBanner *bool                      `json:"need_patient_banner,omitempty"`
+	SmartStyleURL     string                     `json:"smart_style_url,omitempty"`
+	Intent            string                     `json:"intent,omitempty"`
+	Tenant            string                     `json:"tenant,omitempty"`
+}
+
+// noStore are the RFC 6749 §5.1 headers of every token response (TOK-02).
+func noStore(v any) *op.Response {
+	resp := op.NewResponse(v)
+	resp.Header = http.Header{"Cache-Control": {"no-store"}, "Pragma": {"no-cache"}}
+	return resp
+}
+
+// tokenSimError maps the token_* simulated errors that fail a grant.
+func tokenSimError(sim string) error {
+	switch sim {
+	case "token_invalid_token":
+		return oidc.ErrInvalidGrant().WithDescription("simulated error token_invalid_token")
+	case "token_invalid_scope":
+		return oidc.ErrInvalidScope().WithDescription("simulated error token_invalid_scope")
+	case "token_server_error":
+		return op.NewStatusError(oidc.ErrServerError().WithDescription("simulated error token_server_error"), http.StatusInternalServerError)
+	}
+	return nil
+}
+
+// validVerifier checks RFC 7636 §4.1: 43–128 unreserved characters (PKCE-10).
+func validVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// CodeExchange redeems an authorization code (RFC 6749 §4.1.3) with the
+// checks LegacyServer skips: single use with replay revocation (TOK-15),
+// expiry (TOK-16), PKCE for every client type (PKCE-04…09).
+func (ss *smartServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
+	s := ss.srv
+	code := r.Data.Code
+	a, famID, err := s.storage.takeCode(code)
+	switch err {
+	case nil:
+	case errCodeReplayed:
+		if famID != "" {
+			s.tokens.revokeFamilyID(ctx, famID)
+		}
+		return nil, oidc.ErrInvalidGrant().WithDescription("the authorization code was already used; tokens issued from it are revoked")
+	default:
+		return nil, oidc.ErrInvalidGrant().WithDescription("%s", err.Error())
+	}
+	if r.Client.GetID() != a.ClientID {
+		return nil, oidc.ErrInvalidGrant().WithDescription("the code was issued to another client") // TOK-13
+	}
+	if r.Data.RedirectURI != a.RedirectURI {
+		return nil, oidc.ErrInvalidGrant().WithDescription("redirect_uri differs from the authorization request") // TOK-14
+	}
+	if a.Challenge != nil {
+		v := r.Data.CodeVerifier
+		if v == "" {
+			return nil, oidc.ErrInvalidRequest().WithDescription("code_verifier is required") // PKCE-04/05
+		}
+		if !validVerifier(v) {
+			return nil, oidc.ErrInvalidGrant().WithDescription("code_verifier must be 43-128 unreserved characters (RFC 7636 §4.1)")
+		}
+		if err := op.AuthorizeCodeChallenge(v, a.Challenge); err != nil {
+			return nil, err
+		}
+	}
+	if err := tokenSimError(a.simulate()); err != nil {
+		return nil, err
+	}
+	fam := s.familyFrom(a)
+	resp, err := s.issue(ctx, fam, true, nil, "", fam.Scopes, a, code)
+	if err != nil {
+		return nil, err
+	}
+	s.storage.bindFamily(code, fam.ID)
+	return noStore(resp), nil
+}
+
+// familyFrom turns a finished auth request into the token family.
+func (s *Server) familyFrom(a *authRequest) *family {
+	now := s.now()
+	fam := &family{
+		ID: randomHandle(12), ClientID: a.ClientID, Subject: a.GetSubject(), FHIRUser: a.FHIRUser,
+		FHIRUserURL: s.fhirUserURL(a.Aud, a.FHIRUser), Scopes: rawScopes(a.Granted),
+		Patient: a.Patient, Encounter: a.Encounter, Audience: a.Aud,
+		SessionID: a.SessionID, AuthTime: a.AuthTime, Client: *a.Client,
+	}
+	set := scopes.NewSet(a.Granted)
+	fam.Online = set.Has(scopes.KindOnlineAccess) && !set.Has(scopes.KindOfflineAccess)
+	if l := a.Launch; l != nil {
+		fam.FHIRContext = l.FHIRContext
+		fam.NeedBanner = l.NeedPatientBanner
+		fam.StyleURL, fam.Intent, fam.Tenant = l.SmartStyleURL, l.Intent, l.Tenant
+		fam.SimulateError = l.SimulateError
+	}
+	if fam.NeedBanner == nil && fam.Patient != "" {
+		t := true // SMART app-launch: apps show a banner unless the EHR already does
+		fam.NeedBanner = &t
+	}
+	fam.AccessTTL, fam.RefreshTTL = s.lifetimes(a.Launch, &a.Client.Client)
+	if set.Has(scopes.KindOfflineAccess) || set.Has(scopes.KindOnlineAccess) {
+		fam.ExpiresAt = now.Add(max(fam.RefreshTTL, fam.AccessTTL))
+	} else {
+		fam.ExpiresAt = now.Add(fam.AccessTTL)
+	}
+	return fam
+}
+
+// lifetimes: launch, then client, then server defaults (DESIGN.md lifetimes).
+func (s *Server) lifetimes(l *launcher.Launch, c *clients.Client) (access, refresh time.Duration) {
+	access, refresh = s.opts.AccessTokenLifetime, s.opts.RefreshTokenLifetime
+	if c != nil && c.AccessTokenLifetime > 0 {
+		access = time.Duration(c.AccessTokenLifetime) * time.Second
+	}
+	if c != nil && c.RefreshTokenLifetime > 0 {
+		refresh = time.Duration(c.RefreshTokenLifetime) * time.Second
+	}
+	if l != nil && l.AccessTokenLifetime > 0 {
+		access = time.Duration(l.AccessTokenLifetime) * time.Second
+	}
+	if l != nil && l.RefreshTokenLifetime > 0 {
+		refresh = time.Duration(l.RefreshTokenLifetime) * time.Second
+	}
+	return access, refresh
+}
+
+// issue mints an access token (and a refresh token when offline_access or
+// online_access is granted and the client may refresh), signs an id_token
+// when openid is granted, persists everything, and builds the response.
+// idReq is the auth request (code exchange) or nil (refresh).
+func (s *Server) issue(ctx context.Context, fam *family, isNew bool, rotated *tokenEntry, rotatedHandle string, scope []string, idReq op.IDTokenRequest, code string) (*tokenResponse, error) {
+	at := s.tokens.mint(kindAccess, fam, scope, fam.AccessTTL)
+	toks := []newToken{at}
+	wantsRefresh := slices.Contains(fam.Scopes, "offline_access") || slices.Contains(fam.Scopes, "online_access")
+	var rt newToken
+	if wantsRefresh && slices.Contains(fam.Client.Client.GrantTypes(), clients.GrantRefreshToken) {
+		rt = s.tokens.mint(kindRefresh, fam, fam.Scopes, fam.RefreshTTL)
+		toks = append(toks, rt)
+	}
+	resp := &tokenResponse{
+		AccessToken: at.handle, TokenType: "Bearer", ExpiresIn: int64(fam.AccessTTL / time.Second),
+		Scope: joinScopes(scope), RefreshToken: rt.handle,
+		Patient: fam.Patient, Encounter: fam.Encounter, FHIRContext: fam.FHIRContext,
+		NeedPatientBanner: fam.NeedBanner, SmartStyleURL: fam.StyleURL, Intent: fam.Intent, Tenant: fam.Tenant,
+	}
+	if slices.Contains(scope, "openid") && fam.FHIRUser != "" {
+		if idReq == nil {
+			idReq = &refreshIDRequest{fam: fam, scopes: scope}
+		}
+		client := s.opClientFor(&fam.Client, "")
+		idt, err := op.CreateIDToken(ctx, s.issuer, idReq, fam.AccessTTL, at.handle, code, s.storage, client)
+		if err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+		resp.IDToken = idt
+	}
+	if err := s.tokens.save(ctx, fam, isNew, rotated, rotatedHandle, toks...); err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	return resp, nil
+}
+
+func joinScopes(ss []string) string {
+	n := 0
+	for _, s := range ss {
+		n += len(s) + 1
+	}
+	b := make([]byte, 0, n)
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, s...)
+	}
+	return string(b)
+}
+
+// refreshIDRequest is the op.IDTokenRequest of a refresh (no nonce: OIDC
+// Core §12.2).
+type refreshIDRequest struct {
+	fam    *family
+	scopes []string
+}
+
+func (r *refreshIDRequest) GetAMR() []string       { return nil }
+func (r *refreshIDRequest) GetAudience() []string  { return []string{r.fam.ClientID} }
+func (r *refreshIDRequest) GetAuthTime() time.Time { return r.fam.AuthTime }
+func (r *refreshIDRequest) GetClientID() string    { return r.fam.ClientID }
+func (r *refreshIDRequest) GetScopes() []string    { return r.scopes }
+func (r *refreshIDRequest) GetSubject() string     { return r.fam.Subject }
+
+// RefreshToken (RFC 6749 §6): rotation (the old refresh token dies), scope
+// narrowing only (REF-05), the launch context repeated (REF-09).
+func (ss *smartServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
+	s := ss.srv
+	handle := r.Data.RefreshToken
+	e, ok := s.tokens.lookup(handle)
+	if !ok || e.kind != kindRefresh || !e.active(s.now()) {
+		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token is unknown, expired or revoked") // REF-06
+	}
+	fam := e.fam
+	if fam.ClientID != r.Client.GetID() {
+		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client") // REF-07
+	}
+	if fam.SimulateError == "token_expired_refresh_token" {
+		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token has expired (simulated error token_expired_refresh_token)")
+	}
+	if err := tokenSimError(fam.SimulateError); err != nil {
+		return nil, err
+	}
+	scope := fam.Scopes
+	if len(r.Data.Scopes) > 0 {
+		for _, sc := range r.Data.Scopes {
+			if !slices.Contains(fam.Scopes, sc) {
+				return nil, oidc.ErrInvalidScope().WithDescription("scope %q was not granted originally", sc) // REF-05
+			}
+		}
+		scope = []string(r.Data.Scopes)
+	}
+	resp, err := s.issue(ctx, fam, false, e, handle, scope, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	s.tokens.extendFamily(ctx, fam, s.now().Add(max(fam.RefreshTTL, fam.AccessTTL)))
+	return noStore(resp), nil
+}
+
+// ClientCredentialsExchange is SMART Backend Services (BES-02…04, 16):
+// system/ scopes only, at most 5 minutes, never a refresh token.
+func (ss *smartServer) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequest[oidc.ClientCredentialsRequest]) (*op.Response, error) {
+	s := ss.srv
+	oc, ok := r.Client.(*opClient)
+	if !ok {
+		return nil, oidc.ErrServerError()
+	}
+	l, aud := s.ccLaunch(ctx, r.Form)
+	if aud == "" {
+		return nil, oidc.ErrInvalidRequest().WithDescription("resource does not name a FHIR base URL of this server")
+	}
+	if err := tokenSimError(simulateOf(l)); err != nil {
+		return nil, err
+	}
+	requested, _ := scopes.ParseList(r.Form.Get("scope"))
+	var system []scopes.Scope
+	for _, sc := range requested {
+		if sc.Kind == scopes.KindResource && sc.Context == scopes.ContextSystem {
+			system = append(system, sc)
+		}
+	}
+	def := oc.def
+	if l != nil && (l.Client.ClientID == "" || l.Client.ClientID == def.Client.ID) && def.LaunchScope == "" {
+		d := *def
+		d.LaunchScope = l.Client.Scope
+		def = &d
+	}
+	granted, _ := def.grantScopes(system)
+	if len(granted) == 0 {
+		return nil, oidc.ErrInvalidScope().WithDescription("no requested system/ scope is valid and allowed for this client") // BES-16
+	}
+	now := s.now()
+	access, _ := s.lifetimes(l, &def.Client)
+	access = min(access, 5*time.Minute) // BES-04
+	fam := &family{
+		ID: randomHandle(12), ClientID: def.Client.ID, Subject: def.Client.ID, Scopes: rawScopes(granted),
+		Audience: aud, AccessTTL: access, Client: *def, ExpiresAt: now.Add(access), AuthTime: now,
+	}
+	if l != nil {
+		fam.SimulateError = l.SimulateError
+	}
+	at := s.tokens.mint(kindAccess, fam, fam.Scopes, access)
+	if err := s.tokens.save(ctx, fam, true, nil, "", at); err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	return noStore(&tokenResponse{AccessToken: at.handle, TokenType: "Bearer", ExpiresIn: int64(access / time.Second), Scope: joinScopes(fam.Scopes)}), nil
+}
+
+// ccLaunch reads the optional resource (RFC 8707) or aud parameter of a
+// client_credentials request: a /sim/{scenario}/fhir base brings that
+// scenario's client rules and simulated error. Without one the token is
+// for the plain /fhir base.
+func (s *Server) ccLaunch(ctx context.Context, form url.Values) (*launcher.Launch, string) {
+	res := form.Get("resource")
+	if res == "" {
+		res = form.Get("aud")
+	}
+	if res == "" {
+		return nil, s.base + "/fhir"
+	}
+	base, scenario, ok := s.parseFHIRBase(res)
+	if !ok {
+		return nil, ""
+	}
+	if scenario == "" {
+		return nil, base
+	}
+	l, err := s.openScenario(ctx, scenario)
+	if err != nil {
+		return nil, ""
+	}
+	return l, base
+}

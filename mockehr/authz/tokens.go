@@ -1,0 +1,322 @@
+package authz
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ehrsim/ehrsim/launcher"
+	"github.com/ehrsim/ehrsim/mockehr/smart"
+	"github.com/ehrsim/ehrsim/mockehr/store"
+)
+
+// family is one authorization: everything the tokens issued from one code
+// exchange (or one client_credentials request) share. Refreshes add tokens
+// to the same family; revoking the family kills them all.
+type family struct {
+	ID            string                     `json:"id"`
+	ClientID      string                     `json:"client_id"`
+	Subject       string                     `json:"sub"`
+	FHIRUser      string                     `json:"fhir_user,omitempty"` // relative, e.g. Practitioner/pr-1
+	FHIRUserURL   string                     `json:"fhir_user_url,omitempty"`
+	Scopes        []string                   `json:"scopes"`
+	Patient       string                     `json:"patient,omitempty"`
+	Encounter     string                     `json:"encounter,omitempty"`
+	FHIRContext   []launcher.FHIRContextItem `json:"fhir_context,omitempty"`
+	NeedBanner    *bool                      `json:"need_patient_banner,omitempty"`
+	StyleURL      string                     `json:"smart_style_url,omitempty"`
+	Intent        string                     `json:"intent,omitempty"`
+	Tenant        string                     `json:"tenant,omitempty"`
+	Audience      string                     `json:"aud"`
+	SimulateError string                     `json:"simulate_error,omitempty"`
+	AccessTTL     time.Duration              `json:"access_ttl"`
+	RefreshTTL    time.Duration              `json:"refresh_ttl"`
+	Online        bool                       `json:"online,omitempty"`     // online_access refresh: dies with the login session
+	SessionID     string                     `json:"session_id,omitempty"` // login session (for online_access and end_session)
+	AuthTime      time.Time                  `json:"auth_time"`
+	Client        clientDef                  `json:"client"` // the client rules the tokens were issued under
+	ExpiresAt     time.Time                  `json:"expires_at"`
+
+	revoked atomic.Bool
+}
+
+const (
+	kindAccess  = "access"
+	kindRefresh = "refresh"
+)
+
+// tokenEntry is one access or refresh token in memory.
+type tokenEntry struct {
+	kind      string
+	id        string
+	fam       *family
+	scopes    []string
+	issuedAt  time.Time
+	expiresAt time.Time
+	grant     *smart.Grant // access tokens only; built once at issue time
+	revoked   atomic.Bool
+}
+
+func (e *tokenEntry) active(now time.Time) bool {
+	return !e.revoked.Load() && !e.fam.revoked.Load() && now.Before(e.expiresAt)
+}
+
+const shardCount = 64
+
+type shard struct {
+	mu sync.RWMutex
+	m  map[[32]byte]*tokenEntry
+}
+
+// tokenStore indexes tokens by the SHA-256 of their handle and persists
+// families and token hashes in SQLite.
+type tokenStore struct {
+	db     *store.DB
+	now    func() time.Time
+	shards [shardCount]shard
+
+	famMu    sync.Mutex
+	families map[string]*family
+}
+
+func newTokenStore(db *store.DB, now func() time.Time) *tokenStore {
+	ts := &tokenStore{db: db, now: now, families: map[string]*family{}}
+	for i := range ts.shards {
+		ts.shards[i].m = map[[32]byte]*tokenEntry{}
+	}
+	return ts
+}
+
+func (ts *tokenStore) shard(h [32]byte) *shard { return &ts.shards[h[0]%shardCount] }
+
+func (ts *tokenStore) lookup(token string) (*tokenEntry, bool) {
+	if len(token) == 0 || len(token) > 512 {
+		return nil, false
+	}
+	h := sha256.Sum256([]byte(token))
+	sh := ts.shard(h)
+	sh.mu.RLock()
+	e, ok := sh.m[h]
+	sh.mu.RUnlock()
+	return e, ok
+}
+
+func (ts *tokenStore) put(h [32]byte, e *tokenEntry) {
+	sh := ts.shard(h)
+	sh.mu.Lock()
+	sh.m[h] = e
+	sh.mu.Unlock()
+}
+
+// newToken is a token about to be issued.
+type newToken struct {
+	handle string
+	entry  *tokenEntry
+}
+
+func (ts *tokenStore) mint(kind string, fam *family, scopes []string, ttl time.Duration) newToken {
+	now := ts.now()
+	e := &tokenEntry{kind: kind, id: randomHandle(9), fam: fam, scopes: scopes, issuedAt: now, expiresAt: now.Add(ttl)}
+	if kind == kindAccess {
+		e.grant = &smart.Grant{
+			TokenID: e.id, ClientID: fam.ClientID, Subject: fam.Subject, FHIRUser: fam.FHIRUser,
+			Scopes: scopes, Patient: fam.Patient, Encounter: fam.Encounter, Audience: fam.Audience,
+			IssuedAt: now, ExpiresAt: e.expiresAt, SimulateError: fam.SimulateError,
+		}
+	}
+	return newToken{handle: randomHandle(32), entry: e}
+}
+
+// save persists a new family (when isNew) and tokens in one transaction,
+// retires the rotated refresh token (when not nil), then indexes the tokens.
+func (ts *tokenStore) save(ctx context.Context, fam *family, isNew bool, rotated *tokenEntry, rotatedHandle string, toks ...newToken) error {
+	tx, err := ts.db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if isNew {
+		data, err := json.Marshal(fam)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO authz_families (id, data, expires_at) VALUES (?, ?, ?)`, fam.ID, data, fam.ExpiresAt.Unix()); err != nil {
+			return fmt.Errorf("authz: save family: %w", err)
+		}
+	}
+	if rotated != nil {
+		h := sha256.Sum256([]byte(rotatedHandle))
+		if _, err := tx.ExecContext(ctx, `UPDATE authz_tokens SET revoked = 1 WHERE hash = ?`, h[:]); err != nil {
+			return err
+		}
+	}
+	hashes := make([][32]byte, len(toks))
+	for i, t := range toks {
+		hashes[i] = sha256.Sum256([]byte(t.handle))
+		e := t.entry
+		scope, _ := json.Marshal(e.scopes)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO authz_tokens (hash, family, kind, token_id, scope, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			hashes[i][:], fam.ID, e.kind, e.id, scope, e.issuedAt.UnixMilli(), e.expiresAt.UnixMilli()); err != nil {
+			return fmt.Errorf("authz: save token: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if rotated != nil {
+		rotated.revoked.Store(true)
+	}
+	if isNew {
+		ts.famMu.Lock()
+		ts.families[fam.ID] = fam
+		ts.famMu.Unlock()
+	}
+	for i, t := range toks {
+		ts.put(hashes[i], t.entry)
+	}
+	return nil
+}
+
+// extendFamily pushes the family's expiry out after a refresh.
+func (ts *tokenStore) extendFamily(ctx context.Context, fam *family, until time.Time) {
+	ts.famMu.Lock()
+	if until.After(fam.ExpiresAt) {
+		fam.ExpiresAt = until
+	}
+	ts.famMu.Unlock()
+	ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET expires_at = max(expires_at, ?) WHERE id = ?`, until.Unix(), fam.ID)
+}
+
+// revokeFamily kills every token of the family, in memory and on disk.
+func (ts *tokenStore) revokeFamily(ctx context.Context, fam *family) error {
+	fam.revoked.Store(true)
+	_, err := ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET revoked = 1 WHERE id = ?`, fam.ID)
+	return err
+}
+
+func (ts *tokenStore) revokeFamilyID(ctx context.Context, id string) error {
+	ts.famMu.Lock()
+	fam := ts.families[id]
+	ts.famMu.Unlock()
+	if fam == nil {
+		return nil
+	}
+	return ts.revokeFamily(ctx, fam)
+}
+
+// revokeToken kills one token.
+func (ts *tokenStore) revokeToken(ctx context.Context, handle string, e *tokenEntry) error {
+	e.revoked.Store(true)
+	h := sha256.Sum256([]byte(handle))
+	_, err := ts.db.SQL.ExecContext(ctx, `UPDATE authz_tokens SET revoked = 1 WHERE hash = ?`, h[:])
+	return err
+}
+
+// revokeSession kills the online_access families of a login session
+// (SMART app-launch §refresh: online_access ends with the user's session).
+func (ts *tokenStore) revokeSession(ctx context.Context, sessionID string) {
+	if sessionID == "" {
+		return
+	}
+	ts.famMu.Lock()
+	var fams []*family
+	for _, f := range ts.families {
+		if f.SessionID == sessionID && f.Online {
+			fams = append(fams, f)
+		}
+	}
+	ts.famMu.Unlock()
+	for _, f := range fams {
+		ts.revokeFamily(ctx, f)
+	}
+}
+
+// load reads the unexpired, unrevoked tokens from the database (on start).
+func (ts *tokenStore) load(ctx context.Context) (int, error) {
+	now := ts.now()
+	rows, err := ts.db.SQL.QueryContext(ctx, `SELECT t.hash, t.kind, t.token_id, t.scope, t.issued_at, t.expires_at, f.id, f.data
+		FROM authz_tokens t JOIN authz_families f ON f.id = t.family
+		WHERE t.revoked = 0 AND f.revoked = 0 AND t.expires_at > ?`, now.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("authz: load tokens: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var hash, scope, data []byte
+		var kind, id, famID string
+		var iat, exp int64
+		if err := rows.Scan(&hash, &kind, &id, &scope, &iat, &exp, &famID, &data); err != nil {
+			return n, err
+		}
+		ts.famMu.Lock()
+		fam := ts.families[famID]
+		if fam == nil {
+			fam = new(family)
+			if err := json.Unmarshal(data, fam); err != nil {
+				ts.famMu.Unlock()
+				return n, fmt.Errorf("authz: family %s: %w", famID, err)
+			}
+			ts.families[famID] = fam
+		}
+		ts.famMu.Unlock()
+		e := &tokenEntry{kind: kind, id: id, fam: fam, issuedAt: time.UnixMilli(iat), expiresAt: time.UnixMilli(exp)}
+		if err := json.Unmarshal(scope, &e.scopes); err != nil {
+			return n, err
+		}
+		if kind == kindAccess {
+			e.grant = &smart.Grant{
+				TokenID: e.id, ClientID: fam.ClientID, Subject: fam.Subject, FHIRUser: fam.FHIRUser,
+				Scopes: e.scopes, Patient: fam.Patient, Encounter: fam.Encounter, Audience: fam.Audience,
+				IssuedAt: e.issuedAt, ExpiresAt: e.expiresAt, SimulateError: fam.SimulateError,
+			}
+		}
+		var h [32]byte
+		copy(h[:], hash)
+		ts.put(h, e)
+		n++
+	}
+	return n, rows.Err()
+}
+
+// sweep drops expired tokens and families from memory and disk.
+func (ts *tokenStore) sweep(ctx context.Context) {
+	now := ts.now()
+	for i := range ts.shards {
+		sh := &ts.shards[i]
+		sh.mu.Lock()
+		for h, e := range sh.m {
+			if !now.Before(e.expiresAt) || e.revoked.Load() || e.fam.revoked.Load() {
+				delete(sh.m, h)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	ts.famMu.Lock()
+	for id, f := range ts.families {
+		if !now.Before(f.ExpiresAt) || f.revoked.Load() {
+			delete(ts.families, id)
+		}
+	}
+	ts.famMu.Unlock()
+	ts.db.SQL.ExecContext(ctx, `DELETE FROM authz_tokens WHERE expires_at <= ?`, now.UnixMilli())
+	ts.db.SQL.ExecContext(ctx, `DELETE FROM authz_families WHERE expires_at <= ?`, now.Unix())
+}
+
+// ResolveGrant implements smart.GrantResolver: one hash and one map lookup,
+// no database. The returned Grant is a copy the caller may keep.
+func (s *Server) ResolveGrant(_ context.Context, accessToken string) (*smart.Grant, error) {
+	e, ok := s.tokens.lookup(accessToken)
+	if !ok || e.kind != kindAccess || e.revoked.Load() || e.fam.revoked.Load() {
+		return nil, smart.ErrInvalidToken
+	}
+	g := *e.grant
+	if !s.now().Before(e.expiresAt) {
+		return &g, smart.ErrExpiredToken
+	}
+	return &g, nil
+}

@@ -1,0 +1,88 @@
+package authui
+
+// Hidden carries the request id and CSRF token every form posts back.
+type Hidden struct {
+	RequestID string
+	CSRF      string
+}
+
+// ErrorView is the readable error page (never a redirect to an unvalidated URI).
+type ErrorView struct {
+	Status int
+	Title  string
+	Detail string
+}
+
+// Person is one selectable user or patient.
+type Person struct {
+	Ref    string // "Practitioner/pr-1", "Patient/p-1", "RelatedPerson/rp-1"
+	Name   string
+	Detail string // one line: role, or sex · age · MRN
+}
+
+// LoginView lets the user pick who they are.
+type LoginView struct {
+	Hidden
+	Action        string // form action for the choice
+	SearchAction  string // GET target of the search box (the same page)
+	Query         string
+	ClientID      string
+	Practitioners []Person // provider launches
+	Patients      []Person // patient launches
+	Related       []Person // patient launches: proxies
+	Error         string
+}
+
+// PatientRow is one patient in the picker.
+type PatientRow struct {
+	ID        string
+	Name      string
+	Gender    string
+	BirthDate string
+	Age       string
+	MRN       string
+}
+
+// PatientPickerView is the standalone launch/patient picker.
+type PatientPickerView struct {
+	Hidden
+	Action       string
+	SearchAction string
+	Query        string
+	Limited      bool // the launch limits the choice
+	Patients     []PatientRow
+}
+
+// EncounterRow is one encounter in the picker.
+type EncounterRow struct {
+	ID       string
+	Type     string
+	Class    string
+	Status   string
+	Period   string
+	Location string
+}
+
+// EncounterPickerView asks for launch/encounter context.
+type EncounterPickerView struct {
+	Hidden
+	Action      string
+	PatientName string
+	Encounters  []EncounterRow
+}
+
+// ScopeItem is one requested scope on the consent page.
+type ScopeItem struct {
+	Raw         string
+	Description string
+}
+
+// ConsentView lists the requested scopes, each a checkbox.
+type ConsentView struct {
+	Hidden
+	Action      string
+	ClientID    string
+	UserName    string
+	PatientName string
+	Scopes      []ScopeItem
+}
