@@ -5,23 +5,71 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
+
+	"github.com/ehrsim/ehrsim/launcher"
+	"github.com/ehrsim/ehrsim/mockehr/clients"
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
-// Handler serves the ui pages.
+// Launches is what the pages need from the launcher (*launcher.Service).
+type Launches interface {
+	// Mint validates and seals a launch; a client mistake is *launcher.FieldError.
+	Mint(ctx context.Context, req launcher.Request) (*launcher.Result, *launcher.Launch, error)
+	// Open returns the launch behind a launch code: launcher.ErrUnknownLaunch
+	// or launcher.ErrExpiredLaunch for codes that do not work.
+	Open(ctx context.Context, code string) (*launcher.Launch, error)
+}
+
+// Clients is what the pages need from the client registry (*clients.Registry).
+// Validation errors are *clients.FieldError; unknown ids clients.ErrNotFound.
+type Clients interface {
+	List(ctx context.Context) ([]clients.Client, error)
+	Get(ctx context.Context, id string) (*clients.Client, error)
+	Create(ctx context.Context, c clients.Client, secret string) (*clients.Client, error)
+	Update(ctx context.Context, c clients.Client, secret *string) (*clients.Client, error)
+	Delete(ctx context.Context, id string) error
+}
+
+// Allergies optionally lists a patient's allergies for the simulated EHR's
+// banner (display strings, e.g. "Penicillin"). The Directory contract has
+// no allergies, so this is a separate, optional dependency: when nil, the
+// Directory is asked if it implements it, else the banner says "not shown".
+type Allergies interface {
+	Allergies(ctx context.Context, patientID string) ([]string, error)
+}
+
+// Handler serves the ui pages. BaseURL and Launches, Directory and Clients
+// are required for the launcher, EHR and clients pages; the others are optional.
 type Handler struct {
-	BaseURL string
-	Logger  *slog.Logger
+	BaseURL   string
+	Logger    *slog.Logger
+	Launches  Launches
+	Directory smart.Directory
+	Clients   Clients
+	Allergies Allergies
+	// Now is the clock for ages in banners and pickers; nil = time.Now.
+	Now func() time.Time
 }
 
 // Mount registers the page routes and the site-wide 404.
 func (h *Handler) Mount(mux *http.ServeMux) {
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		h.render(w, r, http.StatusOK, launcherPage(LauncherPage{BaseURL: h.BaseURL}))
-	})
+	mux.HandleFunc("GET /{$}", h.launcherGet)
+	mux.HandleFunc("POST /{$}", h.launcherPost)
+	mux.HandleFunc("GET /launcher/preview", h.launcherPreview)
+	mux.HandleFunc("GET /launcher/encounters", h.launcherEncounters)
+	mux.HandleFunc("GET /ehr", h.ehrGet)
+	mux.HandleFunc("POST /ehr", h.ehrPost)
+	mux.HandleFunc("GET /clients", h.clientsList)
+	mux.HandleFunc("POST /clients", h.clientsCreate)
+	mux.HandleFunc("GET /clients/demo-private-jwks.json", h.demoKeys)
+	mux.HandleFunc("GET /clients/{id}", h.clientsEdit)
+	mux.HandleFunc("POST /clients/{id}", h.clientsUpdate)
+	mux.HandleFunc("POST /clients/{id}/delete", h.clientsDelete)
 	mux.HandleFunc("GET /docs", func(w http.ResponseWriter, r *http.Request) {
-		h.render(w, r, http.StatusOK, docsPage(DocsPage{BaseURL: h.BaseURL}))
+		h.render(w, r, http.StatusOK, docsPage(DocsPage{BaseURL: h.base()}))
 	})
 	mux.HandleFunc("/", h.NotFound)
 }
@@ -42,9 +90,17 @@ func (h *Handler) Error(w http.ResponseWriter, r *http.Request, status int, titl
 	h.render(w, r, status, errorPage(ErrorPage{Status: status, Title: title, Message: msg}))
 }
 
+// internal logs an unexpected failure and answers a 500 page that says so
+// without leaking internals.
+func (h *Handler) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
+	h.logger().Error(what, "path", r.URL.Path, "err", err)
+	h.Error(w, r, http.StatusInternalServerError, "Something went wrong", "ehrsim failed to "+what+". The server log has the details.")
+}
+
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	if err := c.Render(r.Context(), w); err != nil && r.Context().Err() != context.Canceled {
 		h.logger().Error("render page", "path", r.URL.Path, "err", err)
@@ -56,4 +112,24 @@ func (h *Handler) logger() *slog.Logger {
 		return h.Logger
 	}
 	return slog.Default()
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) base() string { return smart.TrimSlash(h.BaseURL) }
+
+// missing answers 503 when a dependency the page needs is not wired.
+func (h *Handler) missing(w http.ResponseWriter, r *http.Request, deps ...any) bool {
+	for _, d := range deps {
+		if d == nil {
+			h.Error(w, r, http.StatusServiceUnavailable, "Not available", "This page needs a part of ehrsim that is not configured in this server.")
+			return true
+		}
+	}
+	return false
 }

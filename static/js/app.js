@@ -1,4 +1,6 @@
 // Small progressive enhancements; every page works without this file.
+document.documentElement.classList.add("js");
+
 // Copy buttons: <button data-copy="#target-id">.
 document.addEventListener("click", (ev) => {
   const btn = ev.target.closest("[data-copy]");
@@ -12,3 +14,87 @@ document.addEventListener("click", (ev) => {
     setTimeout(() => (btn.textContent = old), 1200);
   });
 });
+
+// Forms with data-confirm ask before submitting (delete buttons).
+document.addEventListener("submit", (ev) => {
+  const msg = ev.target.getAttribute("data-confirm");
+  if (msg && !window.confirm(msg)) ev.preventDefault();
+});
+
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("launch-form");
+  if (form) enhanceLauncher(form);
+  const result = document.getElementById("launch-result");
+  if (result) result.focus();
+});
+
+// enhanceLauncher: show only the groups that apply to the launch type,
+// explain the chosen simulated error, add fhirContext rows, refresh the
+// encounter chooser when the patient changes, and keep the script preview
+// and the bookmark link in step with the form.
+function enhanceLauncher(form) {
+  const applyType = () => {
+    const type = form.querySelector('input[name="launch_type"]:checked')?.value;
+    for (const el of form.querySelectorAll("[data-applies]")) {
+      const types = el.getAttribute("data-applies");
+      const on = types === "all" || types.split(" ").includes(type);
+      el.hidden = !on;
+      for (const input of el.querySelectorAll("input, select, textarea")) input.disabled = !on;
+    }
+  };
+
+  const sim = form.querySelector("#simulate_error");
+  const explainSim = () => {
+    const opt = sim.selectedOptions[0];
+    document.getElementById("sim-error-explanation").textContent = opt?.dataset.explanation || "";
+  };
+
+  const addRow = form.querySelector("[data-add-row]");
+  if (addRow) {
+    addRow.hidden = false;
+    addRow.addEventListener("click", () => {
+      const body = form.querySelector(addRow.getAttribute("data-add-row"));
+      const last = body.lastElementChild;
+      const row = last.cloneNode(true);
+      const n = body.children.length;
+      for (const input of row.querySelectorAll("input")) {
+        input.value = "";
+        input.setAttribute("aria-label", input.getAttribute("aria-label").replace(/\d+$/, String(n + 1)));
+        input.dataset.testid = input.dataset.testid.replace(/\d+$/, String(n));
+      }
+      body.append(row);
+      row.querySelector("input").focus();
+    });
+  }
+
+  const encounter = form.querySelector("#encounter");
+  const refreshEncounters = async (patient) => {
+    const url = encounter.dataset.encounters + "?" + new URLSearchParams({ patient, encounter: encounter.value });
+    const res = await fetch(url);
+    if (res.ok) encounter.innerHTML = await res.text();
+  };
+
+  let timer;
+  const preview = () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const data = new FormData(form);
+      data.delete("client_secret"); // never in a URL
+      const res = await fetch(form.dataset.preview + "?" + new URLSearchParams(data));
+      if (!res.ok) return;
+      const p = await res.json();
+      document.getElementById("preview-curl").textContent = p.curl;
+      document.getElementById("permalink").href = p.permalink;
+      history.replaceState(null, "", p.permalink);
+    }, 200);
+  };
+
+  form.addEventListener("change", (ev) => {
+    if (ev.target.name === "launch_type") applyType();
+    if (ev.target === sim) explainSim();
+    if (ev.target.name === "patient") refreshEncounters(ev.target.value);
+    preview();
+  });
+  form.addEventListener("input", preview);
+  applyType();
+}

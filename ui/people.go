@@ -1,0 +1,102 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ehrsim/ehrsim/mockehr/smart"
+)
+
+// Person is a PersonSummary with the display strings pages show.
+type Person struct {
+	smart.PersonSummary
+	Age string // "54 y", "7 mo", "" when the birth date is unknown
+	Sex string // "Female", "Male", "Other", "Unknown"
+}
+
+func (h *Handler) person(p smart.PersonSummary) Person {
+	return Person{PersonSummary: p, Age: age(p.BirthDate, h.now()), Sex: sexLabel(p.Gender)}
+}
+
+func (h *Handler) people(ps []smart.PersonSummary) []Person {
+	out := make([]Person, len(ps))
+	for i, p := range ps {
+		out[i] = h.person(p)
+	}
+	return out
+}
+
+// age formats the age at now of a YYYY-MM-DD (or YYYY, YYYY-MM) birth date,
+// in years, or months under two years as clinicians write it.
+func age(birth string, now time.Time) string {
+	var b time.Time
+	var err error
+	for _, layout := range []string{"2006-01-02", "2006-01", "2006"} {
+		if b, err = time.Parse(layout, birth); err == nil {
+			break
+		}
+	}
+	if err != nil || b.After(now) {
+		return ""
+	}
+	months := (now.Year()-b.Year())*12 + int(now.Month()-b.Month())
+	if now.Day() < b.Day() {
+		months--
+	}
+	if months < 24 {
+		return fmt.Sprintf("%d mo", months)
+	}
+	return fmt.Sprintf("%d y", months/12)
+}
+
+func sexLabel(gender string) string {
+	switch gender {
+	case "female":
+		return "Female"
+	case "male":
+		return "Male"
+	case "other":
+		return "Other"
+	}
+	return "Unknown"
+}
+
+// describeEncounter is the one line a banner or option shows for an encounter.
+func describeEncounter(e smart.EncounterSummary) string {
+	parts := []string{}
+	if e.Type != "" {
+		parts = append(parts, e.Type)
+	} else if e.Class != "" {
+		parts = append(parts, e.Class)
+	}
+	if !e.Start.IsZero() {
+		parts = append(parts, e.Start.Format("2006-01-02"))
+	}
+	if e.Location != "" {
+		parts = append(parts, e.Location)
+	}
+	s := strings.Join(parts, " · ")
+	if s == "" {
+		s = "Encounter"
+	}
+	return s + " (" + e.Status + ")"
+}
+
+// allergies returns the patient's allergies and whether they are known.
+func (h *Handler) allergies(ctx context.Context, patientID string) ([]string, bool) {
+	src := h.Allergies
+	if src == nil {
+		src, _ = h.Directory.(Allergies)
+	}
+	if src == nil {
+		return nil, false
+	}
+	list, err := src.Allergies(ctx, patientID)
+	if err != nil {
+		h.logger().Warn("allergies", "patient", patientID, "err", err)
+		return nil, false
+	}
+	return list, true
+}
