@@ -87,6 +87,13 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("redirect_uri %q is not one of the registered: %s", redirect, strings.Join(def.Client.RedirectURIs, ", ")))
 		return
 	}
+	if rt := r.Form.Get("response_type"); rt != "" && rt != string(oidc.ResponseTypeCode) {
+		// AZ-10: the redirect_uri is validated, so the error goes back to it.
+		a := &authRequest{RedirectURI: redirect, State: r.Form.Get("state"), ResponseType: oidc.ResponseTypeCode}
+		e := &oidc.Error{ErrorType: "unsupported_response_type", Description: "only response_type=code is supported"}
+		http.Redirect(w, r, s.errorURL(a, e), http.StatusFound)
+		return
+	}
 	sess := s.session(r)
 	ac.browserID, ac.sessionID, ac.sessionUser = sess.browserID(), sess.sessionID(), sess.user()
 	if sess.isNew() {

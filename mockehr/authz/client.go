@@ -131,7 +131,7 @@ func (c *opClient) RedirectURIs() []string {
 	}
 	return c.def.Client.RedirectURIs
 }
-func (c *opClient) PostLogoutRedirectURIs() []string     { return c.def.Client.RedirectURIs }
+func (c *opClient) PostLogoutRedirectURIs() []string    { return c.def.Client.RedirectURIs }
 func (c *opClient) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
 func (c *opClient) AuthMethod() oidc.AuthMethod         { return oidc.AuthMethod(c.def.Client.AuthMethod()) }
 func (c *opClient) ResponseTypes() []oidc.ResponseType {
@@ -164,6 +164,6 @@ func (c *opClient) RestrictAdditionalAccessTokenScopes() func([]string) []string
 
 // IsScopeAllowed keeps every scope in zitadel's filter: SMART scope
 // granting is ours (Authorize), zitadel would otherwise silently drop them.
-func (c *opClient) IsScopeAllowed(string) bool          { return true }
+func (c *opClient) IsScopeAllowed(string) bool           { return true }
 func (c *opClient) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *opClient) ClockSkew() time.Duration             { return 0 }

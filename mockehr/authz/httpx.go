@@ -77,6 +77,9 @@ func (e *errorRewriter) WriteHeader(code int) {
 		e.status = code
 		return
 	}
+	if code == http.StatusUnauthorized && e.Header().Get("WWW-Authenticate") == "" {
+		e.Header().Set("WWW-Authenticate", `Basic realm="ehrsim", error="invalid_client"`)
+	}
 	e.written = true
 	e.ResponseWriter.WriteHeader(code)
 }

@@ -1,0 +1,185 @@
+package authz
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ehrsim/ehrsim/launcher"
+)
+
+// codeFor runs a skip-login standalone authorization and returns flow + code.
+func (h *testServer) codeFor(clientID, secret string, scopes ...string) (*flow, string) {
+	f := h.newFlow(clientID, secret, h.scenario(launcher.Request{}), scopes...)
+	return f, h.code(f)
+}
+
+func codeForm(f *flow, code string) url.Values {
+	return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {cbURL}, "code_verifier": {f.verifier}}
+}
+
+func TestTOK02_NoStoreHeaders(t *testing.T) {
+	h := newTestServer(t)
+	f, code := h.codeFor("pub", "", "patient/*.rs")
+	form := codeForm(f, code)
+	form.Set("client_id", "pub")
+	resp, body := h.tokenPost(form, "", "")
+	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" {
+		t.Fatalf("%d %v %v", resp.StatusCode, resp.Header, body)
+	}
+	if body["token_type"] != "Bearer" || body["id_token"] != nil || body["refresh_token"] != nil { // TOK-08: no openid → no id_token
+		t.Errorf("body %v", body)
+	}
+	// ERR-08: errors carry no-store too.
+	resp, _ = h.tokenPost(url.Values{"grant_type": {"authorization_code"}, "code": {"BAD_CODE"}, "redirect_uri": {cbURL}, "client_id": {"pub"}, "code_verifier": {f.verifier}}, "", "")
+	if resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("error Cache-Control %q", resp.Header.Get("Cache-Control"))
+	}
+}
+
+func TestTOK13_CodeOfAnotherClient(t *testing.T) {
+	h := newTestServer(t)
+	f, code := h.codeFor("conf", "conf-secret-0123456789abcdef", "patient/*.rs")
+	form := codeForm(f, code)
+	form.Set("client_id", "pub")
+	resp, body := h.tokenPost(form, "", "")
+	wantError(t, resp, body, 400, "invalid_grant")
+}
+
+func TestTOK14_RedirectURIMismatch(t *testing.T) {
+	h := newTestServer(t)
+	f, code := h.codeFor("pub", "", "patient/*.rs")
+	form := codeForm(f, code)
+	form.Set("client_id", "pub")
+	form.Set("redirect_uri", "https://app.example/other")
+	resp, body := h.tokenPost(form, "", "")
+	wantError(t, resp, body, 400, "invalid_grant")
+}
+
+func TestTOK15_ReplayedCodeRevokesTokens(t *testing.T) {
+	h := newTestServer(t)
+	f, code := h.codeFor("pub", "", "offline_access", "patient/*.rs")
+	form := codeForm(f, code)
+	form.Set("client_id", "pub")
+	resp, body := h.tokenPost(form, "", "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %v", resp.StatusCode, body)
+	}
+	at := body["access_token"].(string)
+	resp, body2 := h.tokenPost(form, "", "")
+	wantError(t, resp, body2, 400, "invalid_grant")
+	if _, err := h.srv.ResolveGrant(context.Background(), at); err == nil {
+		t.Error("access token from a replayed code still valid")
+	}
+	if h.srv.introspect(body["refresh_token"].(string)).(map[string]bool)["active"] {
+		t.Error("refresh token from a replayed code still active")
+	}
+}
+
+func TestTOK16_ExpiredCode(t *testing.T) {
+	h := newTestServer(t)
+	f, code := h.codeFor("pub", "", "patient/*.rs")
+	h.clock.Add(61 * time.Second)
+	form := codeForm(f, code)
+	form.Set("client_id", "pub")
+	resp, body := h.tokenPost(form, "", "")
+	wantError(t, resp, body, 400, "invalid_grant")
+}
+
+func TestTOK17_BadCode(t *testing.T) {
+	h := newTestServer(t)
+	resp, body := h.tokenPost(url.Values{"grant_type": {"authorization_code"}, "code": {"BAD_CODE"}, "redirect_uri": {cbURL}, "client_id": {"pub"}, "code_verifier": {strings.Repeat("a", 43)}}, "", "")
+	wantError(t, resp, body, 400, "invalid_grant")
+}
+
+func TestTOK18_BadClientID(t *testing.T) {
+	h := newTestServer(t)
+	f, code := h.codeFor("conf", "conf-secret-0123456789abcdef", "patient/*.rs")
+	resp, body := h.tokenPost(codeForm(f, code), "BAD_CLIENT_ID", "secret")
+	wantError(t, resp, body, 401, "invalid_client")
+	if resp.Header.Get("WWW-Authenticate") == "" {
+		t.Error("401 without WWW-Authenticate")
+	}
+	form := codeForm(f, code)
+	form.Set("client_id", "BAD_CLIENT_ID")
+	resp, body = h.tokenPost(form, "", "")
+	wantError(t, resp, body, 401, "invalid_client")
+}
+
+func TestTOK19_WrongSecret(t *testing.T) {
+	h := newTestServer(t)
+	f, code := h.codeFor("conf", "conf-secret-0123456789abcdef", "patient/*.rs")
+	resp, body := h.tokenPost(codeForm(f, code), "conf", "wrong")
+	wantError(t, resp, body, 401, "invalid_client")
+	// The code was not burnt by the failed authentication.
+	resp, body = h.tokenPost(codeForm(f, code), "conf", "conf-secret-0123456789abcdef")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %v", resp.StatusCode, body)
+	}
+}
+
+func TestTOK05_LaunchLifetimeHonoured(t *testing.T) {
+	h := newTestServer(t)
+	aud := h.mint(launcher.Request{LaunchType: "patient-standalone", Patient: "p-1", SkipLogin: true, SkipConsent: true, AccessTokenLifetime: 120}).FHIRBaseURL
+	f := h.newFlow("pub", "", aud, "patient/*.rs")
+	tok := h.exchange(f, h.code(f))
+	if tok.Extra("expires_in") != float64(120) {
+		t.Fatalf("expires_in %v", tok.Extra("expires_in"))
+	}
+	h.clock.Add(121 * time.Second) // TOK-21: expired tokens are refused
+	if _, err := h.srv.ResolveGrant(context.Background(), tok.AccessToken); err == nil {
+		t.Fatal("expired token accepted")
+	}
+}
+
+func TestERR01_ERR02_GrantTypeErrors(t *testing.T) {
+	h := newTestServer(t)
+	resp, body := h.tokenPost(url.Values{"client_id": {"pub"}}, "", "")
+	wantError(t, resp, body, 400, "invalid_request")
+	resp, body = h.tokenPost(url.Values{"grant_type": {"not_a_grant_type"}, "client_id": {"pub"}}, "", "")
+	wantError(t, resp, body, 400, "unsupported_grant_type")
+	resp, body = h.tokenPost(url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {"a.b.c"}}, "", "")
+	wantError(t, resp, body, 400, "unsupported_grant_type")
+}
+
+func TestERR03_MissingParameters(t *testing.T) {
+	h := newTestServer(t)
+	resp, body := h.tokenPost(url.Values{"grant_type": {"authorization_code"}, "client_id": {"pub"}, "redirect_uri": {cbURL}}, "", "")
+	wantError(t, resp, body, 400, "invalid_request")
+	resp, body = h.tokenPost(url.Values{"grant_type": {"refresh_token"}, "client_id": {"pub"}}, "", "")
+	wantError(t, resp, body, 400, "invalid_request")
+}
+
+func TestERR04_TwoAuthMethods(t *testing.T) {
+	h := newTestServer(t)
+	f, code := h.codeFor("conf", "conf-secret-0123456789abcdef", "patient/*.rs")
+	form := codeForm(f, code)
+	form.Set("client_id", "conf")
+	form.Set("client_secret", "conf-secret-0123456789abcdef")
+	resp, body := h.tokenPost(form, "conf", "conf-secret-0123456789abcdef")
+	wantError(t, resp, body, 400, "invalid_request")
+}
+
+func TestERR05_PublicClientCannotUseClientCredentials(t *testing.T) {
+	h := newTestServer(t)
+	resp, body := h.tokenPost(url.Values{"grant_type": {"client_credentials"}, "client_id": {"pub"}, "scope": {"system/*.rs"}}, "", "")
+	if resp.StatusCode != 400 && resp.StatusCode != 401 || body["error"] != "unauthorized_client" && body["error"] != "invalid_client" {
+		t.Fatalf("%d %v", resp.StatusCode, body)
+	}
+}
+
+func TestERR06_GetAndJSONRefused(t *testing.T) {
+	h := newTestServer(t)
+	req, _ := http.NewRequest(http.MethodGet, h.base+"/auth/oauth/token?grant_type=client_credentials", nil)
+	resp, _ := h.do(req)
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET: %d", resp.StatusCode)
+	}
+	req, _ = http.NewRequest(http.MethodPost, h.base+"/auth/oauth/token", strings.NewReader(`{"grant_type":"authorization_code"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, body := h.do(req)
+	wantError(t, resp, body, 400, "invalid_request")
+}
