@@ -1,0 +1,311 @@
+package fhirstore
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ehrsim/ehrsim/mockehr/smart"
+)
+
+var _ smart.Directory = (*Store)(nil)
+
+// personDoc is the part of Patient, Practitioner and RelatedPerson the
+// directory reads. Directory calls serve pages and pickers, not the FHIR
+// hot path, so they decode on demand rather than keep parsed copies.
+type personDoc struct {
+	Name          []humanName              `json:"name"`
+	Gender        string                   `json:"gender"`
+	BirthDate     string                   `json:"birthDate"`
+	Identifier    []identifier             `json:"identifier"`
+	Qualification []struct{ Code concept } `json:"qualification"`
+	Relationship  []concept                `json:"relationship"`
+}
+
+type humanName struct {
+	Use    string   `json:"use"`
+	Text   string   `json:"text"`
+	Family string   `json:"family"`
+	Given  []string `json:"given"`
+	Prefix []string `json:"prefix"`
+}
+
+type identifier struct {
+	System string  `json:"system"`
+	Value  string  `json:"value"`
+	Type   concept `json:"type"`
+}
+
+type concept struct {
+	Text   string `json:"text"`
+	Coding []struct {
+		System  string `json:"system"`
+		Code    string `json:"code"`
+		Display string `json:"display"`
+	} `json:"coding"`
+}
+
+func (c concept) text() string {
+	if c.Text != "" {
+		return c.Text
+	}
+	for _, cd := range c.Coding {
+		if cd.Display != "" {
+			return cd.Display
+		}
+	}
+	for _, cd := range c.Coding {
+		if cd.Code != "" {
+			return cd.Code
+		}
+	}
+	return ""
+}
+
+// displayName prefers the official name: "Amy V. Shaw".
+func displayName(names []humanName) string {
+	if len(names) == 0 {
+		return ""
+	}
+	n := names[0]
+	for _, c := range names {
+		if c.Use == "official" {
+			n = c
+			break
+		}
+	}
+	if n.Text != "" {
+		return n.Text
+	}
+	parts := append(append([]string{}, n.Prefix...), n.Given...)
+	if n.Family != "" {
+		parts = append(parts, n.Family)
+	}
+	return strings.Join(parts, " ")
+}
+
+const npiSystem = "http://hl7.org/fhir/sid/us-npi"
+
+func (s *Store) live(typ, id string) (*Resource, error) {
+	r, ok := s.Get(typ, id)
+	if !ok || r.Deleted {
+		return nil, smart.ErrNotFound
+	}
+	return r, nil
+}
+
+func (s *Store) person(r *Resource) smart.PersonSummary {
+	var d personDoc
+	_ = json.Unmarshal(r.Raw, &d) // Raw was produced by encoding valid JSON
+	p := smart.PersonSummary{ResourceType: r.Type, ID: r.ID, Name: displayName(d.Name), Gender: d.Gender, BirthDate: d.BirthDate}
+	for _, idf := range d.Identifier {
+		isMR := false
+		for _, c := range idf.Type.Coding {
+			isMR = isMR || c.Code == "MR"
+		}
+		if p.MRN == "" && (isMR || strings.Contains(strings.ToLower(idf.System), "mrn")) {
+			p.MRN = idf.Value
+		}
+		if idf.System == npiSystem {
+			p.NPI = idf.Value
+		}
+	}
+	switch r.Type {
+	case "Patient":
+		p.Patients = []string{r.ID}
+		p.Summary = s.problemSummary(r.ID)
+	case "Practitioner":
+		p.MRN = ""
+		p.Role = s.practitionerRole(r.Key())
+		if p.Role == "" && len(d.Qualification) > 0 {
+			p.Role = d.Qualification[0].Code.text()
+		}
+	case "RelatedPerson":
+		p.MRN = ""
+		if len(d.Relationship) > 0 {
+			p.Role = d.Relationship[0].text()
+		}
+		for _, ref := range r.References("patient") {
+			p.Patients = append(p.Patients, strings.TrimPrefix(ref, "Patient/"))
+		}
+	}
+	return p
+}
+
+// problemSummary joins the active problem-list Conditions of a patient.
+func (s *Store) problemSummary(patient string) string {
+	q := &Query{Type: types["Condition"], Compartment: patient}
+	var parts []string
+	seen := map[string]bool{}
+	for _, c := range s.Search(q) {
+		problem, active := false, true
+		for _, e := range c.entries {
+			switch e.param.Name {
+			case "category":
+				problem = problem || e.val == "problem-list-item"
+			case "clinical-status":
+				active = e.val == "active" || e.val == "recurrence" || e.val == "relapse"
+			}
+		}
+		if problem && active && c.display != "" && !seen[c.display] {
+			seen[c.display] = true
+			parts = append(parts, c.display)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (s *Store) practitionerRole(practitioner string) string {
+	for _, pr := range s.Referencing(practitioner, types["PractitionerRole"], types["PractitionerRole"].Params["practitioner"]) {
+		var d struct{ Code []concept }
+		_ = json.Unmarshal(pr.Raw, &d)
+		for _, c := range d.Code {
+			if t := c.text(); t != "" {
+				return t
+			}
+		}
+	}
+	return ""
+}
+
+func (s *Store) Patient(_ context.Context, id string) (smart.PersonSummary, error) {
+	r, err := s.live("Patient", id)
+	if err != nil {
+		return smart.PersonSummary{}, err
+	}
+	return s.person(r), nil
+}
+
+func (s *Store) Practitioner(_ context.Context, id string) (smart.PersonSummary, error) {
+	r, err := s.live("Practitioner", id)
+	if err != nil {
+		return smart.PersonSummary{}, err
+	}
+	return s.person(r), nil
+}
+
+func (s *Store) RelatedPerson(_ context.Context, id string) (smart.PersonSummary, error) {
+	r, err := s.live("RelatedPerson", id)
+	if err != nil {
+		return smart.PersonSummary{}, err
+	}
+	return s.person(r), nil
+}
+
+func (s *Store) all(typ string) []*Resource {
+	return s.Search(&Query{Type: types[typ]})
+}
+
+// SearchPatients matches a name part prefix, the full name, the MRN or a
+// birth-date prefix, case-insensitively.
+func (s *Store) SearchPatients(_ context.Context, query string, limit int) ([]smart.PersonSummary, error) {
+	query = strings.ToLower(strings.TrimSpace(query))
+	var out []smart.PersonSummary
+	for _, r := range s.all("Patient") {
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+		if query != "" && !patientMatches(r, query) {
+			continue
+		}
+		out = append(out, s.person(r))
+	}
+	return out, nil
+}
+
+func patientMatches(r *Resource, q string) bool {
+	for _, e := range r.entries {
+		switch e.param.Name {
+		case "name", "identifier":
+			if strings.HasPrefix(e.val, q) || strings.HasPrefix(strings.ToLower(e.val), q) {
+				return true
+			}
+		}
+	}
+	var d personDoc
+	_ = json.Unmarshal(r.Raw, &d)
+	return strings.HasPrefix(d.BirthDate, q) || strings.Contains(strings.ToLower(displayName(d.Name)), q)
+}
+
+func (s *Store) Practitioners(context.Context) ([]smart.PersonSummary, error) {
+	var out []smart.PersonSummary
+	for _, r := range s.all("Practitioner") {
+		out = append(out, s.person(r))
+	}
+	return out, nil
+}
+
+func (s *Store) RelatedPersons(context.Context) ([]smart.PersonSummary, error) {
+	var out []smart.PersonSummary
+	for _, r := range s.all("RelatedPerson") {
+		out = append(out, s.person(r))
+	}
+	return out, nil
+}
+
+type encounterDoc struct {
+	Status string `json:"status"`
+	Class  struct {
+		Code string `json:"code"`
+	} `json:"class"`
+	Type   []concept `json:"type"`
+	Period struct {
+		Start string `json:"start"`
+		End   string `json:"end"`
+	} `json:"period"`
+	Location []struct {
+		Location struct {
+			Display string `json:"display"`
+		} `json:"location"`
+	} `json:"location"`
+}
+
+func (s *Store) encounter(r *Resource) smart.EncounterSummary {
+	var d encounterDoc
+	_ = json.Unmarshal(r.Raw, &d)
+	e := smart.EncounterSummary{ID: r.ID, PatientID: r.Patient, Status: d.Status, Class: d.Class.Code}
+	if len(d.Type) > 0 {
+		e.Type = d.Type[0].text()
+	}
+	if rg, err := ParseDate(d.Period.Start); err == nil {
+		e.Start = time.Unix(0, rg.Lo).UTC()
+	}
+	if rg, err := ParseDate(d.Period.End); err == nil {
+		e.End = time.Unix(0, rg.Lo).UTC()
+	}
+	if len(d.Location) > 0 {
+		e.Location = d.Location[0].Location.Display
+	}
+	return e
+}
+
+func (s *Store) Encounter(_ context.Context, id string) (smart.EncounterSummary, error) {
+	r, err := s.live("Encounter", id)
+	if err != nil {
+		return smart.EncounterSummary{}, err
+	}
+	return s.encounter(r), nil
+}
+
+// Encounters lists a patient's encounters, most recent start first.
+func (s *Store) Encounters(_ context.Context, patientID string) ([]smart.EncounterSummary, error) {
+	rs := s.Search(&Query{Type: types["Encounter"], Compartment: patientID})
+	out := make([]smart.EncounterSummary, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, s.encounter(r))
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
+	return out, nil
+}
+
+func (s *Store) ResourceExists(_ context.Context, reference string) bool {
+	key := NormalizeReference(reference)
+	if key == "" {
+		return false
+	}
+	typ, id, _ := cutKey(key)
+	r, ok := s.Get(typ, id)
+	return ok && !r.Deleted
+}

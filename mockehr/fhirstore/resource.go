@@ -1,0 +1,350 @@
+package fhirstore
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Resource is one immutable version of a stored resource.
+type Resource struct {
+	Type        string
+	ID          string
+	Version     int
+	LastUpdated time.Time
+	Deleted     bool
+	// Raw is the resource JSON served to clients (meta.versionId and
+	// meta.lastUpdated set); nil for a deletion.
+	Raw []byte
+	// ETag is `W/"<version>"`, precomputed for the hot read path.
+	ETag string
+	// LastModified is LastUpdated in HTTP date format.
+	LastModified string
+	// Patient is the id of the patient whose compartment holds this
+	// resource ("" for none); for a Patient, its own id.
+	Patient string
+
+	seq     int64   // load/create order: the default sort order
+	entries []entry // search index values
+	sortKey int64   // value of the type's date param (Lo), for _sort=date
+	display string  // code text, for directory summaries
+	doc     map[string]any
+}
+
+// entry is one indexed search value of a resource.
+type entry struct {
+	param *ParamDef
+	sys   string // token system
+	val   string // token code / lowercased string / "Type/id" reference
+	rng   Range  // date
+}
+
+// Key is "Type/id".
+func (r *Resource) Key() string { return r.Type + "/" + r.ID }
+
+// InvalidError is a client mistake in a resource or query (HTTP 400).
+type InvalidError struct{ Msg string }
+
+func (e *InvalidError) Error() string { return e.Msg }
+
+func invalidf(format string, a ...any) error { return &InvalidError{Msg: fmt.Sprintf(format, a...)} }
+
+// Parse decodes a resource body for type typ (checking resourceType) and
+// indexes it, without storing it, so the caller can check access on the
+// resource a write would produce.
+func Parse(typ string, body []byte) (*Resource, error) {
+	td := types[typ]
+	if td == nil {
+		return nil, invalidf("resource type %q is not supported", typ)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, invalidf("body is not a JSON object: %v", err)
+	}
+	if dec.More() {
+		return nil, invalidf("body has data after the JSON object")
+	}
+	rt, _ := doc["resourceType"].(string)
+	if rt != typ {
+		return nil, invalidf("resourceType is %q, expected %q", rt, typ)
+	}
+	r := &Resource{Type: typ, doc: doc}
+	if id, ok := doc["id"]; ok {
+		s, _ := id.(string)
+		if !validID(s) {
+			return nil, invalidf("id %v is not a valid FHIR id ([A-Za-z0-9.-]{1,64})", id)
+		}
+		r.ID = s
+	}
+	return r, nil
+}
+
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// finish sets id and meta, encodes Raw and computes the index entries.
+// lookupPatient resolves another resource's compartment (for Provenance
+// targets); it may be nil.
+func (r *Resource) finish(lookupPatient func(key string) string) error {
+	doc := r.doc
+	doc["id"] = r.ID
+	meta, _ := doc["meta"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	meta["versionId"] = strconv.Itoa(r.Version)
+	meta["lastUpdated"] = r.LastUpdated.UTC().Format(time.RFC3339Nano)
+	doc["meta"] = meta
+	raw, err := encodeResource(doc)
+	if err != nil {
+		return invalidf("resource cannot be encoded: %v", err)
+	}
+	r.Raw = raw
+	r.ETag = `W/"` + strconv.Itoa(r.Version) + `"`
+	r.LastModified = r.LastUpdated.UTC().Format(httpTime)
+	r.index(lookupPatient)
+	r.doc = nil
+	return nil
+}
+
+const httpTime = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+// encodeResource writes resourceType, id and meta first (as FHIR examples
+// do, and humans expect), then the other elements in key order.
+func encodeResource(doc map[string]any) ([]byte, error) {
+	keys := make([]string, 0, len(doc))
+	for k := range doc {
+		if k != "resourceType" && k != "id" && k != "meta" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	keys = append([]string{"resourceType", "id", "meta"}, keys...)
+	var b bytes.Buffer
+	b.WriteByte('{')
+	first := true
+	for _, k := range keys {
+		v, ok := doc[k]
+		if !ok {
+			continue
+		}
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		kb, _ := json.Marshal(k)
+		b.Write(kb)
+		b.WriteByte(':')
+		vb, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(vb)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// index computes the search entries, compartment and sort key.
+func (r *Resource) index(lookupPatient func(string) string) {
+	td := types[r.Type]
+	r.entries = r.entries[:0]
+	for _, p := range td.Params {
+		if p.special != specialNone {
+			continue
+		}
+		for _, path := range p.Paths {
+			walk(r.doc, strings.Split(path, "."), func(v any) { r.addValue(p, v) })
+		}
+	}
+	r.sortKey = minInstant
+	if td.DateParam != "" {
+		first := true
+		for _, e := range r.entries {
+			if e.param.Name == td.DateParam && (first || e.rng.Lo < r.sortKey) {
+				r.sortKey, first = e.rng.Lo, false
+			}
+		}
+	}
+	switch {
+	case r.Type == "Patient":
+		r.Patient = r.ID
+	case td.Compartment:
+		r.Patient = ""
+		for _, e := range r.entries {
+			if e.param.Name == "patient" && strings.HasPrefix(e.val, "Patient/") {
+				r.Patient = e.val[len("Patient/"):]
+				break
+			}
+		}
+		if r.Patient == "" && r.Type == "Provenance" && lookupPatient != nil {
+			for _, e := range r.entries {
+				if e.param.Name == "target" {
+					if p := lookupPatient(e.val); p != "" {
+						r.Patient = p
+						break
+					}
+				}
+			}
+		}
+	}
+	for _, k := range []string{"code", "medicationCodeableConcept", "vaccineCode", "type"} {
+		if cc, ok := r.doc[k].(map[string]any); ok {
+			if r.display = conceptText(cc); r.display != "" {
+				break
+			}
+		}
+	}
+}
+
+// conceptText is a CodeableConcept's text, else its first coding display.
+func conceptText(cc map[string]any) string {
+	if t, _ := cc["text"].(string); t != "" {
+		return t
+	}
+	codings, _ := cc["coding"].([]any)
+	for _, c := range codings {
+		if m, ok := c.(map[string]any); ok {
+			if d, _ := m["display"].(string); d != "" {
+				return d
+			}
+		}
+	}
+	return ""
+}
+
+// walk calls fn on every value at path under v, flattening arrays.
+func walk(v any, path []string, fn func(any)) {
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			walk(e, path, fn)
+		}
+	case map[string]any:
+		if len(path) == 0 {
+			fn(t)
+			return
+		}
+		if next, ok := t[path[0]]; ok {
+			walk(next, path[1:], fn)
+		}
+	default:
+		if len(path) == 0 && v != nil {
+			fn(v)
+		}
+	}
+}
+
+func (r *Resource) addValue(p *ParamDef, v any) {
+	add := func(e entry) { e.param = p; r.entries = append(r.entries, e) }
+	switch p.Kind {
+	case KindToken:
+		switch t := v.(type) {
+		case string:
+			add(entry{val: t})
+		case bool:
+			add(entry{val: strconv.FormatBool(t)})
+		case map[string]any:
+			if codings, ok := t["coding"].([]any); ok { // CodeableConcept
+				for _, c := range codings {
+					if m, ok := c.(map[string]any); ok {
+						sys, _ := m["system"].(string)
+						code, _ := m["code"].(string)
+						if code != "" {
+							add(entry{sys: sys, val: code})
+						}
+					}
+				}
+				return
+			}
+			sys, _ := t["system"].(string)
+			if code, _ := t["code"].(string); code != "" { // Coding
+				add(entry{sys: sys, val: code})
+			} else if val, _ := t["value"].(string); val != "" { // Identifier
+				add(entry{sys: sys, val: val})
+			}
+		}
+	case KindString:
+		switch t := v.(type) {
+		case string:
+			add(entry{val: strings.ToLower(t)})
+		case map[string]any: // HumanName
+			for _, k := range []string{"text", "family", "given", "prefix", "suffix"} {
+				walk(t[k], nil, func(s any) {
+					if str, ok := s.(string); ok {
+						add(entry{val: strings.ToLower(str)})
+					}
+				})
+			}
+		}
+	case KindDate:
+		switch t := v.(type) {
+		case string:
+			if rg, err := ParseDate(t); err == nil {
+				add(entry{rng: rg})
+			}
+		case map[string]any:
+			if rg, ok := periodRange(t); ok {
+				add(entry{rng: rg})
+			}
+		}
+	case KindReference:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		s, _ := m["reference"].(string)
+		key := NormalizeReference(s)
+		if key == "" {
+			return
+		}
+		if len(p.Targets) > 0 && !hasPrefixType(key, p.Targets) {
+			return
+		}
+		add(entry{val: key})
+	}
+}
+
+func hasPrefixType(key string, targets []string) bool {
+	for _, t := range targets {
+		if strings.HasPrefix(key, t+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// NormalizeReference reduces a literal reference (relative, absolute URL,
+// with or without _history) to "Type/id"; "" when it is not one.
+func NormalizeReference(s string) string {
+	if i := strings.Index(s, "/_history/"); i >= 0 {
+		s = s[:i]
+	}
+	s = strings.TrimSuffix(s, "/")
+	j := strings.LastIndexByte(s, '/')
+	if j <= 0 {
+		return ""
+	}
+	i := strings.LastIndexByte(s[:j], '/')
+	typ, id := s[i+1:j], s[j+1:]
+	if types[typ] == nil || !validID(id) {
+		return ""
+	}
+	return typ + "/" + id
+}
