@@ -71,7 +71,7 @@ type Launch struct {
 	Tenant            string            `json:"tenant,omitempty"`
 	SkipLogin         bool              `json:"skip_login,omitempty"`
 	SkipConsent       bool              `json:"skip_consent,omitempty"`
-	Client            Client            `json:"client,omitempty"`
+	Client            Client            `json:"client,omitzero"`
 	SimulateError     string            `json:"simulate_error,omitempty"`
 	AppLaunchURL      string            `json:"app_launch_url,omitempty"`
 	LaunchOnce        bool              `json:"launch_once,omitempty"`

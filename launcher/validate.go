@@ -71,7 +71,7 @@ func typeList() string {
 // there is no user, no browser and no launch context, and silently dropping
 // them would hide a script's mistake.
 func backendOnlyFields(req Request) error {
-	enc := strings.ToUpper(req.Encounter)
+	enc := req.Encounter
 	checks := []struct {
 		field string
 		set   bool
@@ -120,7 +120,8 @@ func (s *Service) people(ctx context.Context, req Request, l *Launch) error {
 	}
 	l.Patients = ids
 
-	switch enc := strings.TrimSpace(req.Encounter); strings.ToUpper(enc) {
+	// AUTO and NONE are matched exactly: a lower-case "auto" could be an id.
+	switch enc := strings.TrimSpace(req.Encounter); enc {
 	case "", EncounterAuto:
 		if len(ids) == 1 && l.Type != BackendService {
 			encs, err := s.dir.Encounters(ctx, ids[0])
@@ -224,11 +225,25 @@ func checkSimulatedError(_ context.Context, req Request, l *Launch) error {
 	if !smart.IsSimulatedError(name) {
 		return fieldErr("simulate_error", "unknown simulated error %q: one of %s", name, strings.Join(smart.SimulatedErrors, ", "))
 	}
-	// DESIGN.md: auth_* apply to EHR and standalone launches only.
-	if l.Type == BackendService && strings.HasPrefix(name, "auth_") {
-		return fieldErr("simulate_error", "%s applies to the authorize step, which backend services do not use", name)
+	if !SimulatedErrorApplies(l.Type, name) {
+		return fieldErr("simulate_error", "%s cannot happen in a backend-service launch (no authorize step, no refresh token)", name)
 	}
 	return nil
+}
+
+// SimulatedErrorApplies reports whether a simulated error can happen in a
+// launch type (DESIGN.md: auth_* apply to EHR and standalone launches,
+// token_* to code exchange, refresh and backend services, request_* to
+// every type). Backend services have no authorize step and get no refresh
+// token. The launcher UI uses it to offer only errors that will happen.
+func SimulatedErrorApplies(t LaunchType, name string) bool {
+	if !smart.IsSimulatedError(name) {
+		return false
+	}
+	if t == BackendService {
+		return !strings.HasPrefix(name, "auth_") && name != "token_expired_refresh_token"
+	}
+	return true
 }
 
 func checkLifetimes(_ context.Context, req Request, l *Launch) error {
