@@ -65,7 +65,18 @@
 //   - client: see the comment on Service.client for registered, ad-hoc and
 //     empty client ids. Ad-hoc clients default to public (backend:
 //     confidential-asymmetric) with pkce required.
-//   - backend-service launches refuse user-facing fields and auth_* errors.
+//   - backend-service launches refuse user-facing fields, auth_* errors and
+//     token_expired_refresh_token (SimulatedErrorApplies says which apply).
+//
+// # For the authorization server (checklist EHR-09)
+//
+// Open returns ErrUnknownLaunch (forged, damaged, other key, wrong purpose)
+// or ErrExpiredLaunch (authentic; the launch is returned too, for logs).
+// Consume returns ErrLaunchUsed for a used launch_once launch. An EHR
+// launch always names its client (Client.ClientID, default sample-app): a
+// launch presented by another client_id is "minted for another client" and
+// must not yield a code carrying its context. A standalone launch with an
+// empty client id accepts any client.
 //
 // # Result URLs
 //
