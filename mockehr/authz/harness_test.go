@@ -141,6 +141,7 @@ type serverOpt func(*Options)
 
 func newTestServer(t *testing.T, opts ...serverOpt) *testServer {
 	t.Helper()
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	h := &testServer{t: t, clock: &clock{t: time.Now()}}
