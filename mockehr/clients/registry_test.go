@@ -145,3 +145,50 @@ func TestRegistryDemoClients(t *testing.T) {
 		t.Fatalf("demo-asymmetric = %+v", a)
 	}
 }
+
+// The authorization server answers these with 401 invalid_client; the
+// registry's part is to tell them apart from a good secret.
+func TestTOK19_WrongSecretAndTOK18_UnknownClientFailCheckSecret(t *testing.T) {
+	ctx := context.Background()
+	r := newRegistry(t, t.TempDir(), "http://localhost:8080", newClock())
+	for _, tc := range []struct {
+		id, secret string
+		want       bool
+	}{
+		{DemoConfidential, DemoSecret, true},
+		{DemoConfidential, "demo-secret ", false},
+		{DemoConfidential, "", false},
+		{"BAD_CLIENT_ID", DemoSecret, false},
+		{DemoPublic, "", false},             // public clients have no secret
+		{DemoAsymmetric, DemoSecret, false}, // neither do asymmetric ones
+	} {
+		if got := r.CheckSecret(ctx, tc.id, tc.secret); got != tc.want {
+			t.Errorf("CheckSecret(%q, %q) = %v, want %v", tc.id, tc.secret, got, tc.want)
+		}
+	}
+	if _, err := r.Get(ctx, "BAD_CLIENT_ID"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get(BAD_CLIENT_ID) = %v", err)
+	}
+}
+
+// Two clients with the same secret store different hashes (per-client salt).
+func TestSecretsAreSaltedPerClient(t *testing.T) {
+	ctx := context.Background()
+	r := newRegistry(t, t.TempDir(), "http://localhost:8080", newClock())
+	for _, id := range []string{"a", "b"} {
+		if _, err := r.Create(ctx, Client{ID: id, Type: TypeSymmetric, RedirectURIs: []string{"https://x.example/cb"}}, "same-secret"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ha, hb []byte
+	r.db.SQL.QueryRow(`SELECT secret_hash FROM clients WHERE id = 'a'`).Scan(&ha)
+	r.db.SQL.QueryRow(`SELECT secret_hash FROM clients WHERE id = 'b'`).Scan(&hb)
+	if len(ha) != 32 || string(ha) == string(hb) {
+		t.Fatalf("hashes %x and %x: not salted per client", ha, hb)
+	}
+	var plain int
+	r.db.SQL.QueryRow(`SELECT count(*) FROM clients WHERE data LIKE '%same-secret%'`).Scan(&plain)
+	if plain != 0 {
+		t.Fatal("secret stored in clear")
+	}
+}
