@@ -3,9 +3,11 @@ package launcher
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -246,5 +248,42 @@ func TestGetLaunch(t *testing.T) {
 	e.clock.Add(25 * time.Hour)
 	if status, got, _ = e.do("GET", "/api/launches/"+id, "", nil); status != http.StatusGone || got["error"] != "expired" {
 		t.Fatalf("expired: %d %v", status, got)
+	}
+}
+
+// TestHTTPRoundTripEveryField posts every contract field as JSON and reads
+// each back from GET /api/launches/{id} under the same key (patient becomes
+// the patients list; the secret is withheld).
+func TestHTTPRoundTripEveryField(t *testing.T) {
+	e := newEnv(t, "")
+	raw, _ := json.Marshal(fullRequest())
+	var sent map[string]any
+	json.Unmarshal(raw, &sent)
+	if len(sent) != len(requestKeys) {
+		t.Fatalf("fullRequest sets %d of %d fields", len(sent), len(requestKeys))
+	}
+	status, body, _ := e.do("POST", "/api/launches", "application/json", raw)
+	if status != http.StatusCreated {
+		t.Fatalf("%d %v", status, body)
+	}
+	_, got, _ := e.do("GET", "/api/launches/"+body["id"].(string), "", nil)
+	d := got["details"].(map[string]any)
+	for k, v := range sent {
+		switch k {
+		case "patient":
+			if !reflect.DeepEqual(d["patients"], []any{v}) {
+				t.Errorf("patients %v, sent %v", d["patients"], v)
+			}
+		case "client":
+			c := v.(map[string]any)
+			delete(c, "client_secret")
+			if !reflect.DeepEqual(d[k], c) {
+				t.Errorf("client %v, sent %v", d[k], c)
+			}
+		default:
+			if !reflect.DeepEqual(d[k], v) {
+				t.Errorf("%s: got %v, sent %v", k, d[k], v)
+			}
+		}
 	}
 }
