@@ -15,6 +15,14 @@
 // package's tables. The authorization server (mockehr/authz) calls Get,
 // CheckSecret and AssertionVerifier.Verify and maps *AuthError to OAuth JSON.
 //
+// # HTTP
+//
+// API.Mount registers GET/POST /api/clients, GET/PUT/DELETE /api/clients/{id}
+// and POST /auth/register (RFC 7591). Errors are JSON
+// {"error","field","error_description"}; the field is the JSON name of the
+// offending member (400), 404 not_found, 409 on a taken id. RFC 7591 errors
+// use invalid_redirect_uri / invalid_client_metadata (§3.2.2).
+//
 // # Why our own assertion verifier
 //
 // zitadel/oidc's private_key_jwt check cannot serve SMART (see
@@ -22,7 +30,17 @@
 // (SMART sends the token URL), accepts only RS256/ES256/PS256 (SMART needs
 // RS384 and ES384), requires iat (SMART does not send it) and never checks
 // jti for replay. AssertionVerifier checks exactly the SMART rules
-// (checklist BES-06…BES-15, TOK-20).
+// (checklist BES-06…BES-15, TOK-20): type jwt-bearer, alg RS256/RS384/
+// ES256/ES384, iss = sub = client (registered, or the launch's ad-hoc client),
+// client_id parameter (if any) = iss, aud ∋ token URL, exp present, not past
+// (30 s leeway) and at most 5 minutes ahead, jti fresh, key chosen by kid with
+// kty/curve matching alg, jku equal to the registered JWKS URL. Claims are
+// checked before the signature; the jti is recorded only after it, so a
+// forger cannot burn a client's jtis. Used jtis live in table client_jtis
+// (pruned) behind an in-memory map, so replays are refused after a restart.
+// JWKS URLs are fetched with GET + Accept: application/json, 5 s timeout,
+// 64 KiB limit, cached only as long as Cache-Control max-age allows (at most
+// an hour), refetched once when a cached set lacks the kid.
 //
 // # Secrets
 //
