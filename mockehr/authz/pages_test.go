@@ -1,0 +1,123 @@
+package authz
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ehrsim/ehrsim/launcher"
+)
+
+var hiddenRe = regexp.MustCompile(`<input type="hidden" name="(id|csrf)" value="([^"]*)"`)
+
+// hiddenFields reads the id and csrf hidden inputs of a page.
+func hiddenFields(t *testing.T, resp *http.Response) url.Values {
+	t.Helper()
+	if resp.StatusCode != 200 {
+		t.Fatalf("page status %d", resp.StatusCode)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	v := url.Values{}
+	for _, m := range hiddenRe.FindAllStringSubmatch(string(b), -1) {
+		v.Set(m[1], m[2])
+	}
+	if v.Get("id") == "" || v.Get("csrf") == "" {
+		t.Fatalf("no hidden id/csrf in page:\n%s", b)
+	}
+	return v
+}
+
+func body(t *testing.T, resp *http.Response) string {
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// SAP-02/SPR-03: login → patient picker → encounter picker → consent, with
+// the consent narrowing the grant (what stays checked is granted).
+func TestSPR03_PagesLoginPickerConsent(t *testing.T) {
+	h := newTestServer(t)
+	f := h.newFlow("pub", "", h.fhirBase(), "openid", "fhirUser", "launch/patient", "launch/encounter", "user/*.rs", "patient/Observation.rs")
+	resp := h.get(f.authURL())
+	loc := resp.Header.Get("Location")
+	if !strings.HasPrefix(loc, h.base+"/auth/login?") {
+		t.Fatalf("want login, got %d %s", resp.StatusCode, loc)
+	}
+	page := h.get(loc)
+	form := hiddenFields(t, page)
+	form.Set("user", "Practitioner/pr-1")
+	resp = h.postForm(h.base+"/auth/login", form)
+	if loc = resp.Header.Get("Location"); !strings.HasPrefix(loc, h.base+"/auth/patient?") {
+		t.Fatalf("want patient picker, got %d %s", resp.StatusCode, loc)
+	}
+	page = h.get(loc + "&q=MRN-002")
+	html := body(t, page)
+	if !strings.Contains(html, `data-testid="patient-p-2"`) || strings.Contains(html, `data-testid="patient-p-1"`) {
+		t.Fatalf("search by MRN: %s", html)
+	}
+	form = hiddenFields(t, h.get(loc))
+	form.Set("patient", "p-2")
+	resp = h.postForm(h.base+"/auth/patient", form)
+	if loc = resp.Header.Get("Location"); !strings.HasPrefix(loc, h.base+"/auth/encounter?") {
+		t.Fatalf("want encounter picker, got %s", loc)
+	}
+	form = hiddenFields(t, h.get(loc))
+	form.Set("encounter", "e-3")
+	resp = h.postForm(h.base+"/auth/encounter", form)
+	if loc = resp.Header.Get("Location"); !strings.HasPrefix(loc, h.base+"/auth/consent?") {
+		t.Fatalf("want consent, got %s", loc)
+	}
+	page = h.get(loc)
+	form = hiddenFields(t, page)
+	for _, s := range []string{"openid", "fhirUser", "launch/patient", "launch/encounter", "patient/Observation.rs"} {
+		form.Add("scope", s) // user/*.rs unchecked
+	}
+	form.Set("decision", "allow")
+	q := h.redirectParams(h.postForm(h.base+"/auth/consent", form))
+	tok := h.exchange(f, q.Get("code"))
+	if tok.Extra("patient") != "p-2" || tok.Extra("encounter") != "e-3" {
+		t.Errorf("context %v %v", tok.Extra("patient"), tok.Extra("encounter"))
+	}
+	if strings.Contains(tok.Extra("scope").(string), "user/*.rs") {
+		t.Errorf("unchecked scope granted: %v", tok.Extra("scope"))
+	}
+}
+
+// AZ-11: the user denies → access_denied with state.
+func TestAZ11_UserDenies(t *testing.T) {
+	h := newTestServer(t)
+	aud := h.mint(launcher.Request{LaunchType: "patient-standalone", Patient: "p-1", SkipLogin: true}).FHIRBaseURL
+	f := h.newFlow("pub", "", aud, "patient/*.rs")
+	loc := h.get(f.authURL()).Header.Get("Location")
+	form := hiddenFields(t, h.get(loc))
+	form.Set("decision", "deny")
+	q := h.redirectParams(h.postForm(h.base+"/auth/consent", form))
+	if q.Get("error") != "access_denied" || q.Get("state") != f.state || q.Get("code") != "" {
+		t.Fatalf("%v", q)
+	}
+}
+
+// CSRF: a form without the session's token is refused.
+func TestPagesRefuseBadCSRF(t *testing.T) {
+	h := newTestServer(t)
+	f := h.newFlow("pub", "", h.fhirBase(), "openid", "fhirUser")
+	loc := h.get(f.authURL()).Header.Get("Location")
+	form := hiddenFields(t, h.get(loc))
+	form.Set("csrf", "forged")
+	form.Set("user", "Practitioner/pr-1")
+	if resp := h.postForm(h.base+"/auth/login", form); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+}
+
+// prompt=none without a session → login_required redirect.
+func TestPromptNoneLoginRequired(t *testing.T) {
+	h := newTestServer(t)
+	f := h.newFlow("pub", "", h.fhirBase(), "openid", "fhirUser").with("prompt", "none")
+	q := h.redirectParams(h.get(f.authURL()))
+	if q.Get("error") != "login_required" || q.Get("state") != f.state {
+		t.Fatalf("%v", q)
+	}
+}
