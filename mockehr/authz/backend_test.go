@@ -45,7 +45,10 @@ func (h *testServer) assertion(clientID, kid string, alg jose.SignatureAlgorithm
 
 var jtiN int
 
-func oauthJTI() string { jtiN++; return "jti-" + time.Now().Format("150405.000000000") + "-" + string(rune('a'+jtiN%26)) }
+func oauthJTI() string {
+	jtiN++
+	return "jti-" + time.Now().Format("150405.000000000") + "-" + string(rune('a'+jtiN%26))
+}
 
 func ccForm(assertion, scope string) url.Values {
 	return url.Values{"grant_type": {"client_credentials"}, "scope": {scope},

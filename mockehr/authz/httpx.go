@@ -41,10 +41,6 @@ func tokenEndpointGuard(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if r.Method == http.MethodOptions {
-			next.ServeHTTP(w, r) // zitadel's CORS answers preflights
-			return
-		}
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Pragma", "no-cache")
 		if r.Method != http.MethodPost {

@@ -122,7 +122,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		JwksURI:       op.NewEndpoint("keys"),
 	}
 	s.smart = &smartServer{LegacyServer: op.NewLegacyServer(s.provider, ep), srv: s}
-	s.opHandler = op.RegisterLegacyServer(s.smart, op.AuthorizeCallbackHandler(s.provider))
+	// CORS is ours (httpx.go cors) on every route, so zitadel's is off:
+	// rs/cors refuses preflights whose header list is not sorted.
+	s.opHandler = op.RegisterLegacyServer(s.smart, op.AuthorizeCallbackHandler(s.provider), op.WithServerCORSOptions(nil))
 	s.endpoints = smart.Endpoints{
 		Issuer:        s.issuer,
 		Authorization: s.issuer + "/authorize",
@@ -165,7 +167,7 @@ func (s *Server) Issuer() string { return s.issuer }
 // Mount registers every route of the authorization server on mux.
 func (s *Server) Mount(mux *http.ServeMux) {
 	zitadel := http.StripPrefix("/auth", s.opHandler)
-	mux.Handle("/auth/", tokenEndpointGuard(zitadel))
+	mux.Handle("/auth/", cors(tokenEndpointGuard(zitadel)))
 	mux.HandleFunc("GET /auth/authorize", s.handleAuthorize)
 	mux.HandleFunc("POST /auth/authorize", s.handleAuthorize)
 	mux.Handle("/auth/oauth/introspect", cors(http.HandlerFunc(s.handleIntrospect)))
