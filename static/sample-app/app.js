@@ -154,6 +154,10 @@ async function tokenRequest(endpoint, form) {
   try {
     res = await fetch(endpoint, {
       method: "POST",
+      // No cookies: the token endpoint authenticates the client, not a
+      // browser session. This also keeps the browser from popping up a
+      // password dialog when an error answer carries WWW-Authenticate: Basic.
+      credentials: "omit",
       headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
       body: new URLSearchParams(form),
     });
@@ -219,6 +223,7 @@ async function fhirGet(session, path) {
   let res;
   try {
     res = await fetch(url, {
+      credentials: "omit", // the bearer token is the only credential
       headers: { Accept: "application/fhir+json", Authorization: "Bearer " + session.token.access_token },
     });
   } catch (err) {
