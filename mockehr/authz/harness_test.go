@@ -124,7 +124,7 @@ func (l registryLookup) ClientExists(ctx context.Context, id string) (bool, erro
 // testServer is one ehrsim authorization server on httptest, with the real
 // launcher, client registry and assertion verifier.
 type testServer struct {
-	t        *testing.T
+	t        testing.TB
 	ts       *httptest.Server
 	base     string
 	srv      *Server
@@ -142,8 +142,13 @@ type serverOpt func(*Options)
 func newTestServer(t *testing.T, opts ...serverOpt) *testServer {
 	t.Helper()
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	return newTestServerSerial(t, opts...)
+}
+
+// newTestServerSerial is newTestServer for tests that cannot run in parallel.
+func newTestServerSerial(t testing.TB, opts ...serverOpt) *testServer {
+	t.Helper()
+	ctx := context.Background() // outlives one fuzz iteration; the sweeper stops with the process
 	h := &testServer{t: t, clock: &clock{t: time.Now()}}
 	h.ts = httptest.NewUnstartedServer(nil)
 	h.ts.Start()

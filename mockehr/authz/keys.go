@@ -34,6 +34,9 @@ var migrations = []string{
 
 func migrate(ctx context.Context, db *store.DB) error { return db.Migrate(ctx, "authz", migrations) }
 
+// generateKey makes a new RSA-2048 key; tests swap in a cached key.
+var generateKey = func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) }
+
 // signingKey is one RSA-2048 RS256 key; it satisfies op.SigningKey and op.Key.
 type signingKey struct {
 	kid string
@@ -81,7 +84,7 @@ func newKeyRing(ctx context.Context, db *store.DB, now func() time.Time) (*keyRi
 }
 
 func insertKey(ctx context.Context, db *store.DB, now time.Time) (string, error) {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	k, err := generateKey()
 	if err != nil {
 		return "", fmt.Errorf("authz: generate key: %w", err)
 	}

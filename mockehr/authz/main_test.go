@@ -1,6 +1,8 @@
 package authz
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"io"
 	"log/slog"
 	"os"
@@ -10,5 +12,11 @@ import (
 func TestMain(m *testing.M) {
 	// zitadel logs every route and error through slog.Default.
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// One RSA key for every test server: generation dominates start-up.
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	generateKey = func() (*rsa.PrivateKey, error) { return key, nil }
 	os.Exit(m.Run())
 }

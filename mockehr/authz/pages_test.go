@@ -14,7 +14,7 @@ import (
 var hiddenRe = regexp.MustCompile(`<input type="hidden" name="(id|csrf)" value="([^"]*)"`)
 
 // hiddenFields reads the id and csrf hidden inputs of a page.
-func hiddenFields(t *testing.T, resp *http.Response) url.Values {
+func hiddenFields(t testing.TB, resp *http.Response) url.Values {
 	t.Helper()
 	if resp.StatusCode != 200 {
 		t.Fatalf("page status %d", resp.StatusCode)
