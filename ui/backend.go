@@ -21,7 +21,9 @@ const signAssertionJS = `const c=require("crypto"),fs=require("fs");` +
 
 // backendCurl is a ready shell session for a backend-service launch:
 // download the demo key, find the token endpoint by discovery, sign a
-// client assertion, ask for a token, read FHIR with it.
+// client assertion, ask for a token for the scenario's FHIR base (the
+// RFC 8707 resource parameter carries the scenario to the token
+// endpoint), read FHIR with it.
 func backendCurl(base, fhirBase, clientID, scope string) string {
 	if clientID == "" {
 		clientID = clients.DemoBackend
@@ -37,6 +39,7 @@ func backendCurl(base, fhirBase, clientID, scope string) string {
 		"ASSERTION=$(node -e '" + signAssertionJS + `' "$TOKEN_URL" '` + clientID + "')",
 		`ACCESS_TOKEN=$(curl -s -X POST "$TOKEN_URL" \`,
 		`  -d grant_type=client_credentials \`,
+		`  --data-urlencode resource="$FHIR" \`,
 		`  --data-urlencode scope='` + scope + `' \`,
 		`  -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \`,
 		`  -d client_assertion="$ASSERTION" | tee /dev/stderr | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,

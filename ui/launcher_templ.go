@@ -2111,9 +2111,9 @@ func launchResult(r *LaunchResult, f LaunchForm) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var86 string
-		templ_7745c5c3_Var86, templ_7745c5c3_Err = templ.JoinStringErrs(orText(r.Scope, "any valid SMART scope"))
+		templ_7745c5c3_Var86, templ_7745c5c3_Err = templ.JoinStringErrs(orText(r.Scope, "as registered (or any valid SMART scope)"))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `launcher.templ`, Line: 350, Col: 72}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `launcher.templ`, Line: 350, Col: 91}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var86))
 		if templ_7745c5c3_Err != nil {

@@ -220,7 +220,7 @@ func TestLauncherBackendLaunch(t *testing.T) {
 		t.Fatalf("scenario %+v %v", l, err)
 	}
 	curl := html.UnescapeString(regexp.MustCompile(`(?s)data-testid="result-backend-curl">(.*?)</pre>`).FindStringSubmatch(body)[1])
-	for _, want := range []string{"FHIR='" + m[1] + "'", tu.base + "/clients/demo-private-jwks.json", "grant_type=client_credentials",
+	for _, want := range []string{"FHIR='" + m[1] + "'", tu.base + "/clients/demo-private-jwks.json", "grant_type=client_credentials", `resource="$FHIR"`,
 		"client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "'demo-backend'", "ehrsim-demo-rs384", "RS384"} {
 		if !strings.Contains(curl, want) {
 			t.Errorf("backend curl lacks %q", want)
