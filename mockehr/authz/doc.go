@@ -38,6 +38,13 @@
 //     everything issued from it (RFC 6749 §4.1.2).
 //   - Every token family (one authorization) carries its launch context, so
 //     token, refresh and introspection responses repeat the same context.
+//     Measured (2 cores): code exchange with openid 2.3 ms vs one raw RS256
+//     signature 1.7 ms (1.37×); without openid 0.65 ms; ResolveGrant 0.47 µs.
+//   - CORS is ours on every route (cors in httpx.go); zitadel's is switched
+//     off because rs/cors refuses preflights with an unsorted header list.
+//   - Backend services: client_credentials may name a /sim/{scenario}/fhir
+//     base in "resource" (RFC 8707) or "aud"; the scenario then supplies the
+//     launch's ad-hoc client and simulated error, and the token's audience.
 //   - PKCE is S256-only, required at authorize unless the client or launch
 //     says optional, and any challenge sent is always verified at token.
 package authz
