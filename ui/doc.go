@@ -5,10 +5,29 @@
 // (login, pickers, consent) live in ui/authui; the frame in ui/layout.
 //
 // Pages work without JavaScript (forms post and re-render); static/js adds
-// small enhancements only. Every interactive element has a data-testid and
-// an accessible label, which the e2e suite relies on.
+// small enhancements only (copy buttons, hiding field groups that do not
+// apply to the launch type, live script preview, encounter refresh). Every
+// interactive element has a data-testid and an accessible label, which the
+// e2e suite relies on. Validation errors from the launcher and the client
+// registry are shown next to the named field (aria-describedby).
 //
 // ui owns presentation only: it calls the launcher, the directory and the
-// client registry through the interfaces in Handler and never touches
-// storage or tokens itself.
+// client registry through the interfaces in Handler (Launches, Clients,
+// smart.Directory, optional Allergies) and never touches storage or tokens.
+//
+// Design choices:
+//   - The launcher form's state is the launch API's JSON names flattened
+//     into the query string (client.client_id → client_id), so a configured
+//     launch is a bookmarkable URL; GET /?…&mint=1 mints from a link. The
+//     client secret is never put in a link.
+//   - Fields that do not apply to the chosen launch type are not sent (the
+//     launcher refuses, e.g., a patient on a backend-service launch).
+//   - /ehr must give the app need_patient_banner=false (the EHR draws the
+//     banner). The launcher cannot re-seal a launch, so a launch that does
+//     not already say false is rebuilt as a Request (requestFromLaunch) and
+//     minted again with false, then /ehr redirects to the new code. The
+//     sealed launch carries the ad-hoc client secret, so nothing is lost;
+//     the new launch gets a fresh id and expiry.
+//   - SimErrors mirrors DESIGN.md's table; docs/simulated-errors.md is kept
+//     equal to it by a test.
 package ui
