@@ -2,8 +2,15 @@ package app
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"os"
+
 	"fmt"
+	"github.com/ehrsim/ehrsim/fixtures"
+	"github.com/ehrsim/ehrsim/mockehr/authz"
+	"github.com/ehrsim/ehrsim/mockehr/clients"
+	"github.com/ehrsim/ehrsim/mockehr/store"
 	"io"
 	"net/http"
 	"strings"
@@ -48,9 +55,32 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 }
 
 func fixturesCommand(ctx context.Context, args []string, stdout io.Writer) error {
-	return &ConfigError{Problems: []string{"fixtures: this build has no fixtures generator yet"}}
+	if len(args) == 0 || args[0] != "generate" {
+		return &ConfigError{Problems: []string{"fixtures: usage: ehrsim fixtures generate --patients N --seed S --out DIR [--format ndjson|bundle]"}}
+	}
+	return fixtures.GenerateCommand(ctx, args[1:], stdout, os.Stderr)
 }
 
+// keysCommand rotates the token signing key in the configured data
+// directory; the old public key stays published for a grace period.
 func keysCommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	return &ConfigError{Problems: []string{"keys: this build has no signing keys yet"}}
+	if len(args) == 0 || args[0] != "rotate" {
+		return &ConfigError{Problems: []string{"keys: usage: ehrsim keys rotate [--data-dir DIR]"}}
+	}
+	cfg, err := LoadConfig(args[1:], getenv, stdout)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := authz.RotateKeys(ctx, db); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "rotated the signing key in %s; restart running servers to sign with it\n", cfg.DataDir)
+	return nil
 }
+
+func errorsIsNotFound(err error) bool { return errors.Is(err, clients.ErrNotFound) }

@@ -2,21 +2,100 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"time"
 
+	"github.com/ehrsim/ehrsim/fixtures"
+	"github.com/ehrsim/ehrsim/launcher"
+	"github.com/ehrsim/ehrsim/mockehr/authz"
+	"github.com/ehrsim/ehrsim/mockehr/clients"
+	"github.com/ehrsim/ehrsim/mockehr/fhir"
+	"github.com/ehrsim/ehrsim/mockehr/fhirstore"
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 	"github.com/ehrsim/ehrsim/mockehr/store"
 	"github.com/ehrsim/ehrsim/static"
 	"github.com/ehrsim/ehrsim/ui"
 )
 
 // wire opens the stores, builds every component and mounts it on mux.
+//
+// Dependency order: database → FHIR data (the Directory everyone reads) →
+// client registry → launcher → authorization server → FHIR server (which
+// resolves tokens through the authorization server) → pages.
 func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
-	db, err := store.Open(ctx, s.Config.DataDir)
+	cfg := s.Config
+	step := stepTimer(s)
+	db, err := store.Open(ctx, cfg.DataDir)
 	if err != nil {
 		return err
 	}
 	s.db = db
 	s.closers = append(s.closers, db.Close)
+
+	step("open database")
+	resources, err := loadFixtures(cfg)
+	if err != nil {
+		return err
+	}
+	step("build fixtures")
+	data, err := fhirstore.Open(ctx, fhirstore.Options{DB: db, Fixtures: resources, Logger: s.Logger})
+	if err != nil {
+		return fmt.Errorf("FHIR data: %w", err)
+	}
+
+	step("index FHIR data")
+	registry, err := clients.NewRegistry(ctx, db, clients.RegistryOptions{BaseURL: s.URL})
+	if err != nil {
+		return fmt.Errorf("client registry: %w", err)
+	}
+	launches, err := launcher.New(ctx, launcher.Options{
+		BaseURL: s.URL, DB: db, Directory: data, Clients: registryLookup{registry},
+	})
+	if err != nil {
+		return fmt.Errorf("launcher: %w", err)
+	}
+
+	step("clients and launcher")
+	var discovery authz.DiscoveryConfig
+	if err := cfg.DecodeSMART(&discovery); err != nil {
+		return err
+	}
+	var auth *authz.Server
+	assertions := &clients.AssertionVerifier{
+		Registry: registry,
+		TokenURL: func() string { return auth.Endpoints().Token },
+	}
+	auth, err = authz.New(ctx, authz.Options{
+		BaseURL:    s.URL,
+		DB:         db,
+		Clients:    registry,
+		Assertions: assertions,
+		Launches:   launches,
+		Directory:  data,
+		Discovery:  discovery,
+		Strict:     cfg.StrictClients,
+		Logger:     s.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("authorization server: %w", err)
+	}
+	step("authorization server")
+	ehr, err := fhir.New(fhir.Options{
+		Store:     data,
+		Grants:    auth,
+		BaseURL:   s.URL,
+		Endpoints: auth.Endpoints,
+		Scenario: func(ctx context.Context, scenario string) error {
+			_, err := launches.OpenScenario(ctx, scenario)
+			return err
+		},
+		Logger: s.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("FHIR server: %w", err)
+	}
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -37,7 +116,81 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		w.Write([]byte("ready\n"))
 	})
 	static.Mount(mux)
-	pages := &ui.Handler{BaseURL: s.URL, Logger: s.Logger}
+	ehr.Mount(mux)
+	auth.Mount(mux)
+	(&clients.API{Registry: registry}).Mount(mux)
+	launches.Mount(mux)
+	pages := &ui.Handler{
+		BaseURL:   s.URL,
+		Logger:    s.Logger,
+		Launches:  launches,
+		Directory: data,
+		Clients:   registry,
+	}
 	pages.Mount(mux)
+	step("FHIR server and routes")
 	return nil
 }
+
+// stepTimer logs, at debug level, how long each start-up step took (the
+// start-up budget is 300 ms; this shows where it goes).
+func stepTimer(s *Server) func(name string) {
+	last := time.Now()
+	return func(name string) {
+		now := time.Now()
+		s.Logger.Debug("start-up step", "step", name, "took", now.Sub(last).Round(time.Microsecond))
+		last = now
+	}
+}
+
+// loadFixtures returns the demo data set and/or the user's --fixtures.
+func loadFixtures(cfg Config) ([]json.RawMessage, error) {
+	var resources []json.RawMessage
+	var known func(string) bool
+	if cfg.FixturesMode != "replace" {
+		def, err := fixtures.Default(cfg.RefDate(time.Now()))
+		if err != nil {
+			return nil, fmt.Errorf("demo data: %w", err)
+		}
+		resources = def
+		known = knownRefs(def)
+	}
+	if cfg.Fixtures != "" {
+		user, err := fixtures.LoadDirWith(cfg.Fixtures, known)
+		if err != nil {
+			return nil, fmt.Errorf("--fixtures %s: %w", cfg.Fixtures, err)
+		}
+		resources = append(resources, user...)
+	}
+	return resources, nil
+}
+
+// knownRefs lets user fixtures refer to demo resources ("Practitioner/x").
+func knownRefs(set []json.RawMessage) func(string) bool {
+	refs := make(map[string]bool, len(set))
+	for _, raw := range set {
+		var r struct{ ResourceType, ID string }
+		if json.Unmarshal(raw, &r) == nil {
+			refs[r.ResourceType+"/"+r.ID] = true
+		}
+	}
+	return func(ref string) bool { return refs[ref] }
+}
+
+// registryLookup adapts the client registry to the launcher's ClientLookup.
+type registryLookup struct{ r *clients.Registry }
+
+func (l registryLookup) ClientExists(ctx context.Context, id string) (bool, error) {
+	_, err := l.r.Get(ctx, id)
+	switch {
+	case err == nil:
+		return true, nil
+	case errorsIsNotFound(err):
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
+var _ smart.Directory = (*fhirstore.Store)(nil)
+var _ smart.GrantResolver = (*authz.Server)(nil)
