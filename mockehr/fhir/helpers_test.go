@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +21,8 @@ import (
 
 // env is one in-process FHIR server on httptest with a fake GrantResolver
 // whose tokens the test mints.
+var quiet = slog.New(slog.DiscardHandler)
+
 type env struct {
 	t     testing.TB
 	ts    *httptest.Server
@@ -36,7 +39,7 @@ type env struct {
 func newEnv(t testing.TB, db *store.DB, opts ...func(*Options)) *env {
 	t.Helper()
 	e := &env{t: t, grants: map[string]*smart.Grant{}, now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-	st, err := fhirstore.Open(context.Background(), fhirstore.Options{DB: db, Fixtures: fhirtest.World(), Now: e.clock})
+	st, err := fhirstore.Open(context.Background(), fhirstore.Options{DB: db, Fixtures: fhirtest.World(), Now: e.clock, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +47,7 @@ func newEnv(t testing.TB, db *store.DB, opts ...func(*Options)) *env {
 	e.mux = http.NewServeMux()
 	e.ts = httptest.NewServer(e.mux)
 	t.Cleanup(e.ts.Close)
-	o := Options{Store: st, BaseURL: e.ts.URL, Now: e.clock,
+	o := Options{Store: st, BaseURL: e.ts.URL, Now: e.clock, Logger: quiet,
 		Grants: smart.GrantResolverFunc(e.resolve),
 		Endpoints: func() smart.Endpoints {
 			return smart.Endpoints{Authorization: e.ts.URL + "/auth/authorize", Token: e.ts.URL + "/auth/oauth/token",

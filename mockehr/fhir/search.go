@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ehrsim/ehrsim/mockehr/fhirstore"
 	"github.com/ehrsim/ehrsim/mockehr/scopes"
@@ -114,8 +115,8 @@ func (rq *req) writeSearchset(path string, q *fhirstore.Query, matches []*fhirst
 		}
 		entries = append(entries, rq.includes(q, page, seen)...)
 	}
-	var b bytes.Buffer
-	b.Grow(256 + 512*len(entries))
+	b := bufPool.Get().(*bytes.Buffer)
+	defer putBuf(b)
 	b.WriteString(`{"resourceType":"Bundle","type":"searchset","total":`)
 	b.WriteString(strconv.Itoa(total))
 	b.WriteString(`,"link":[`)
@@ -124,7 +125,7 @@ func (rq *req) writeSearchset(path string, q *fhirstore.Query, matches []*fhirst
 			b.WriteByte(',')
 		}
 		b.WriteString(`{"relation":"` + l[0] + `","url":`)
-		writeJSONString(&b, l[1])
+		writeJSONString(b, l[1])
 		b.WriteByte('}')
 	}
 	b.WriteString(`]`)
@@ -137,7 +138,7 @@ func (rq *req) writeSearchset(path string, q *fhirstore.Query, matches []*fhirst
 			b.WriteByte('{')
 			if e.r != nil {
 				b.WriteString(`"fullUrl":`)
-				writeJSONString(&b, rq.base+"/"+e.r.Type+"/"+e.r.ID)
+				writeJSONString(b, rq.base+"/"+e.r.Type+"/"+e.r.ID)
 				b.WriteByte(',')
 			}
 			b.WriteString(`"resource":`)
@@ -293,6 +294,17 @@ func elements(raw []byte, names []string) []byte {
 		return raw
 	}
 	return out
+}
+
+// bufPool recycles Bundle buffers: searches on a large heap otherwise
+// spend more time getting fresh spans from the runtime than searching.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 1<<20 { // do not pin huge $everything buffers
+		b.Reset()
+		bufPool.Put(b)
+	}
 }
 
 // writeJSONString writes s as a JSON string without HTML escaping, so

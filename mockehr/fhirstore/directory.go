@@ -141,12 +141,14 @@ func (s *Store) problemSummary(patient string) string {
 	seen := map[string]bool{}
 	for _, c := range s.Search(q) {
 		problem, active := false, true
-		for _, e := range c.entries {
-			switch e.param.Name {
+		for i := range c.entries {
+			e := &c.entries[i]
+			switch c.param(e).Name {
 			case "category":
-				problem = problem || e.val == "problem-list-item"
+				problem = problem || c.val(e) == "problem-list-item"
 			case "clinical-status":
-				active = e.val == "active" || e.val == "recurrence" || e.val == "relapse"
+				v := c.val(e)
+				active = v == "active" || v == "recurrence" || v == "relapse"
 			}
 		}
 		if problem && active && c.display != "" && !seen[c.display] {
@@ -216,10 +218,11 @@ func (s *Store) SearchPatients(_ context.Context, query string, limit int) ([]sm
 }
 
 func patientMatches(r *Resource, q string) bool {
-	for _, e := range r.entries {
-		switch e.param.Name {
+	for i := range r.entries {
+		e := &r.entries[i]
+		switch r.param(e).Name {
 		case "name", "identifier":
-			if strings.HasPrefix(e.val, q) || strings.HasPrefix(strings.ToLower(e.val), q) {
+			if strings.HasPrefix(strings.ToLower(r.val(e)), q) {
 				return true
 			}
 		}

@@ -114,11 +114,12 @@ func (ix *indexes) each(r *Resource, fn func(k idxKey, isStr bool)) {
 	fn(idxKey{r.Type, "", ""}, false)
 	for i := range r.entries {
 		e := &r.entries[i]
-		switch e.param.Kind {
+		p := r.param(e)
+		switch p.Kind {
 		case KindToken, KindReference:
-			fn(idxKey{r.Type, e.param.Name, e.val}, false)
+			fn(idxKey{r.Type, p.Name, r.val(e)}, false)
 		case KindString:
-			fn(idxKey{r.Type, e.param.Name, e.val}, true)
+			fn(idxKey{r.Type, p.Name, r.val(e)}, true)
 		}
 	}
 }
@@ -141,54 +142,57 @@ func (ix *indexes) prefix(typ, param, p string, out idSet) {
 
 // candidates returns a superset of the ids of q.Type that can match q,
 // using the most selective index available, and whether it had to fall
-// back to every id of the type.
+// back to every id of the type. Only the chosen clause's postings are
+// copied, so the cost follows the smallest posting list, not the data set.
 func (ix *indexes) candidates(q *Query) (idSet, bool) {
 	typ := q.Type.Name
 	if q.Compartment != "" {
 		return ix.byPatient[q.Compartment][typ], false
 	}
-	var best idSet
-	consider := func(s idSet) {
-		if best == nil || len(s) < len(best) {
-			best = s
-		}
-	}
+	var best []idSet
+	bestN := -1
 	for i := range q.Clauses {
 		c := &q.Clauses[i]
 		if c.Modifier == "not" || c.Modifier == "missing" || c.Modifier == "contains" {
 			continue
 		}
 		p := c.Param
-		s := idSet{}
+		var sets []idSet
+		n := 0
 		usable := true
 		for _, v := range c.Values {
+			var set idSet
 			switch {
 			case p.special == specialID:
-				s[v.Code] = struct{}{}
+				set = idSet{v.Code: {}}
 			case p.Name == "patient" && p.Kind == KindReference && strings.HasPrefix(v.Code, "Patient/"):
-				for id := range ix.byPatient[v.Code[len("Patient/"):]][typ] {
-					s[id] = struct{}{}
-				}
-			case p.Kind == KindToken && v.Code != "":
-				for id := range ix.postings[idxKey{typ, p.Name, v.Code}] {
-					s[id] = struct{}{}
-				}
-			case p.Kind == KindReference && strings.Contains(v.Code, "/"):
-				for id := range ix.postings[idxKey{typ, p.Name, v.Code}] {
-					s[id] = struct{}{}
-				}
+				set = ix.byPatient[v.Code[len("Patient/"):]][typ]
+			case (p.Kind == KindToken && v.Code != "") || (p.Kind == KindReference && strings.Contains(v.Code, "/")):
+				set = ix.postings[idxKey{typ, p.Name, v.Code}]
 			case p.Kind == KindString:
-				ix.prefix(typ, p.Name, v.Code, s)
+				set = idSet{}
+				ix.prefix(typ, p.Name, v.Code, set)
 			default:
 				usable = false
 			}
+			sets = append(sets, set)
+			n += len(set)
 		}
-		if usable {
-			consider(s)
+		if usable && (bestN < 0 || n < bestN) {
+			best, bestN = sets, n
 		}
 	}
-	if best == nil {
+	if bestN < 0 {
 		return ix.postings[idxKey{typ, "", ""}], true
 	}
-	return best, false
+	if len(best) == 1 {
+		return best[0], false
+	}
+	out := make(idSet, bestN)
+	for _, s := range best {
+		for id := range s {
+			out[id] = struct{}{}
+		}
+	}
+	return out, false
 }

@@ -408,52 +408,57 @@ func (c *Clause) Match(r *Resource) bool {
 		}
 		return false
 	}
+	pi, ok := r.pi(p.Name)
+	if !ok || r.td.plist[pi] != p {
+		return c.Modifier == "not" || (c.Modifier == "missing" && c.Values[0].Missing)
+	}
 	if c.Modifier == "missing" {
 		has := false
 		for i := range r.entries {
-			has = has || r.entries[i].param == p
+			has = has || r.entries[i].pi == pi
 		}
 		return has != c.Values[0].Missing
 	}
 	if c.Modifier == "not" {
-		for _, v := range c.Values {
-			if c.matchValue(r, &v) {
+		for i := range c.Values {
+			if c.matchValue(r, pi, &c.Values[i]) {
 				return false
 			}
 		}
 		return true
 	}
 	for i := range c.Values {
-		if c.matchValue(r, &c.Values[i]) {
+		if c.matchValue(r, pi, &c.Values[i]) {
 			return true
 		}
 	}
 	return false
 }
 
-func (c *Clause) matchValue(r *Resource, v *Value) bool {
+func (c *Clause) matchValue(r *Resource, pi uint8, v *Value) bool {
 	for i := range r.entries {
 		e := &r.entries[i]
-		if e.param != c.Param {
+		if e.pi != pi {
 			continue
 		}
+		val := r.val(e)
 		switch c.Param.Kind {
 		case KindToken:
-			if (v.Code == "" || e.val == v.Code) && (!v.HasSys || e.sys == v.Sys) {
+			if (v.Code == "" || val == v.Code) && (!v.HasSys || r.sys(e) == v.Sys) {
 				return true
 			}
 		case KindString:
 			switch c.Modifier {
 			case "exact":
-				if e.val == v.Code {
+				if val == v.Code {
 					return true
 				}
 			case "contains":
-				if strings.Contains(e.val, v.Code) {
+				if strings.Contains(val, v.Code) {
 					return true
 				}
 			default:
-				if strings.HasPrefix(e.val, v.Code) {
+				if strings.HasPrefix(val, v.Code) {
 					return true
 				}
 			}
@@ -462,7 +467,7 @@ func (c *Clause) matchValue(r *Resource, v *Value) bool {
 				return true
 			}
 		case KindReference:
-			if e.val == v.Code || (!strings.Contains(v.Code, "/") && strings.HasSuffix(e.val, "/"+v.Code)) {
+			if val == v.Code || (!strings.Contains(v.Code, "/") && strings.HasSuffix(val, "/"+v.Code)) {
 				return true
 			}
 		}

@@ -28,19 +28,33 @@ type Resource struct {
 	// resource ("" for none); for a Patient, its own id.
 	Patient string
 
-	seq     int64   // load/create order: the default sort order
-	entries []entry // search index values
+	seq     int64 // load/create order: the default sort order
+	td      *TypeDef
+	entries []entry // search index values, pointer-free
+	text    string  // the entries' strings, concatenated
 	sortKey int64   // value of the type's date param (Lo), for _sort=date
 	display string  // code text, for directory summaries
 	doc     map[string]any
 }
 
-// entry is one indexed search value of a resource.
+// entry is one indexed search value of a resource. It holds no pointers:
+// its strings are spans of Resource.text, its param an index into the
+// type's plist, so the garbage collector never scans the index entries.
 type entry struct {
-	param *ParamDef
-	sys   string // token system
-	val   string // token code / lowercased string / "Type/id" reference
-	rng   Range  // date
+	pi             uint8
+	sysOff, sysLen uint32 // token system
+	valOff, valLen uint32 // token code / lowercased string / "Type/id" reference
+	rng            Range  // date
+}
+
+func (r *Resource) param(e *entry) *ParamDef { return r.td.plist[e.pi] }
+func (r *Resource) val(e *entry) string      { return r.text[e.valOff : e.valOff+e.valLen] }
+func (r *Resource) sys(e *entry) string      { return r.text[e.sysOff : e.sysOff+e.sysLen] }
+
+// pi returns the entry index of param name in r's type (false if none).
+func (r *Resource) pi(name string) (uint8, bool) {
+	i, ok := r.td.pidx[name]
+	return i, ok
 }
 
 // Key is "Type/id".
@@ -74,7 +88,7 @@ func Parse(typ string, body []byte) (*Resource, error) {
 	if rt != typ {
 		return nil, invalidf("resourceType is %q, expected %q", rt, typ)
 	}
-	r := &Resource{Type: typ, doc: doc}
+	r := &Resource{Type: typ, doc: doc, td: td}
 	if id, ok := doc["id"]; ok {
 		s, _ := id.(string)
 		if !validID(s) {
@@ -163,43 +177,32 @@ func encodeResource(doc map[string]any) ([]byte, error) {
 
 // index computes the search entries, compartment and sort key.
 func (r *Resource) index(lookupPatient func(string) string) {
-	td := types[r.Type]
-	r.entries = r.entries[:0]
-	for _, p := range td.Params {
-		if p.special != specialNone {
-			continue
-		}
+	td := r.td
+	r.entries = nil
+	var text strings.Builder
+	for i, p := range td.plist {
 		for _, path := range p.Paths {
-			walk(r.doc, strings.Split(path, "."), func(v any) { r.addValue(p, v) })
+			walk(r.doc, strings.Split(path, "."), func(v any) { r.addValue(uint8(i), p, v, &text) })
 		}
 	}
-	r.sortKey = minInstant
-	if td.DateParam != "" {
-		first := true
-		for _, e := range r.entries {
-			if e.param.Name == td.DateParam && (first || e.rng.Lo < r.sortKey) {
-				r.sortKey, first = e.rng.Lo, false
-			}
-		}
-	}
+	r.text = text.String()
+	r.sortKey = r.minDate(td.DateParam)
 	switch {
 	case r.Type == "Patient":
 		r.Patient = r.ID
 	case td.Compartment:
 		r.Patient = ""
-		for _, e := range r.entries {
-			if e.param.Name == "patient" && strings.HasPrefix(e.val, "Patient/") {
-				r.Patient = e.val[len("Patient/"):]
+		for _, ref := range r.References("patient") {
+			if strings.HasPrefix(ref, "Patient/") {
+				r.Patient = ref[len("Patient/"):]
 				break
 			}
 		}
 		if r.Patient == "" && r.Type == "Provenance" && lookupPatient != nil {
-			for _, e := range r.entries {
-				if e.param.Name == "target" {
-					if p := lookupPatient(e.val); p != "" {
-						r.Patient = p
-						break
-					}
+			for _, ref := range r.References("target") {
+				if p := lookupPatient(ref); p != "" {
+					r.Patient = p
+					break
 				}
 			}
 		}
@@ -251,15 +254,25 @@ func walk(v any, path []string, fn func(any)) {
 	}
 }
 
-func (r *Resource) addValue(p *ParamDef, v any) {
-	add := func(e entry) { e.param = p; r.entries = append(r.entries, e) }
+func (r *Resource) addValue(pi uint8, p *ParamDef, v any, text *strings.Builder) {
+	put := func(s string) (uint32, uint32) {
+		off := uint32(text.Len())
+		text.WriteString(s)
+		return off, uint32(len(s))
+	}
+	add := func(e ventry) {
+		en := entry{pi: pi, rng: e.rng}
+		en.sysOff, en.sysLen = put(e.sys)
+		en.valOff, en.valLen = put(e.val)
+		r.entries = append(r.entries, en)
+	}
 	switch p.Kind {
 	case KindToken:
 		switch t := v.(type) {
 		case string:
-			add(entry{val: t})
+			add(ventry{val: t})
 		case bool:
-			add(entry{val: strconv.FormatBool(t)})
+			add(ventry{val: strconv.FormatBool(t)})
 		case map[string]any:
 			if codings, ok := t["coding"].([]any); ok { // CodeableConcept
 				for _, c := range codings {
@@ -267,7 +280,7 @@ func (r *Resource) addValue(p *ParamDef, v any) {
 						sys, _ := m["system"].(string)
 						code, _ := m["code"].(string)
 						if code != "" {
-							add(entry{sys: sys, val: code})
+							add(ventry{sys: sys, val: code})
 						}
 					}
 				}
@@ -275,20 +288,20 @@ func (r *Resource) addValue(p *ParamDef, v any) {
 			}
 			sys, _ := t["system"].(string)
 			if code, _ := t["code"].(string); code != "" { // Coding
-				add(entry{sys: sys, val: code})
+				add(ventry{sys: sys, val: code})
 			} else if val, _ := t["value"].(string); val != "" { // Identifier
-				add(entry{sys: sys, val: val})
+				add(ventry{sys: sys, val: val})
 			}
 		}
 	case KindString:
 		switch t := v.(type) {
 		case string:
-			add(entry{val: strings.ToLower(t)})
+			add(ventry{val: strings.ToLower(t)})
 		case map[string]any: // HumanName
 			for _, k := range []string{"text", "family", "given", "prefix", "suffix"} {
 				walk(t[k], nil, func(s any) {
 					if str, ok := s.(string); ok {
-						add(entry{val: strings.ToLower(str)})
+						add(ventry{val: strings.ToLower(str)})
 					}
 				})
 			}
@@ -297,11 +310,11 @@ func (r *Resource) addValue(p *ParamDef, v any) {
 		switch t := v.(type) {
 		case string:
 			if rg, err := ParseDate(t); err == nil {
-				add(entry{rng: rg})
+				add(ventry{rng: rg})
 			}
 		case map[string]any:
 			if rg, ok := periodRange(t); ok {
-				add(entry{rng: rg})
+				add(ventry{rng: rg})
 			}
 		}
 	case KindReference:
@@ -317,8 +330,14 @@ func (r *Resource) addValue(p *ParamDef, v any) {
 		if len(p.Targets) > 0 && !hasPrefixType(key, p.Targets) {
 			return
 		}
-		add(entry{val: key})
+		add(ventry{val: key})
 	}
+}
+
+// ventry is an entry's values before they are packed into Resource.text.
+type ventry struct {
+	sys, val string
+	rng      Range
 }
 
 func hasPrefixType(key string, targets []string) bool {

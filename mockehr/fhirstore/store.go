@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -219,7 +220,7 @@ func (s *Store) Parse(typ string, body []byte) (*Resource, error) {
 }
 
 func tombstone(prev *Resource, typ, id string) *Resource {
-	r := &Resource{Type: typ, ID: id, Deleted: true}
+	r := &Resource{Type: typ, ID: id, Deleted: true, td: types[typ]}
 	if prev != nil {
 		r.Patient = prev.Patient // keeps compartment checks on a deleted id
 	}
@@ -342,12 +343,22 @@ func cmpString(a, b string) int {
 }
 
 func (r *Resource) dateKey(param string) int64 {
-	if td := types[r.Type]; td != nil && td.DateParam == param {
+	if r.td.DateParam == param {
 		return r.sortKey
 	}
-	k, first := int64(minInstant), true
-	for _, e := range r.entries {
-		if e.param.Name == param && (first || e.rng.Lo < k) {
+	return r.minDate(param)
+}
+
+// minDate is the earliest start of param's values (minInstant if none).
+func (r *Resource) minDate(param string) int64 {
+	k := int64(minInstant)
+	pi, ok := r.pi(param)
+	if !ok {
+		return k
+	}
+	first := true
+	for i := range r.entries {
+		if e := &r.entries[i]; e.pi == pi && (first || e.rng.Lo < k) {
 			k, first = e.rng.Lo, false
 		}
 	}
@@ -356,10 +367,14 @@ func (r *Resource) dateKey(param string) int64 {
 
 // References returns the "Type/id" values of r's reference param.
 func (r *Resource) References(param string) []string {
+	pi, ok := r.pi(param)
+	if !ok || r.td.plist[pi].Kind != KindReference {
+		return nil
+	}
 	var out []string
-	for _, e := range r.entries {
-		if e.param.Name == param && e.param.Kind == KindReference {
-			out = append(out, e.val)
+	for i := range r.entries {
+		if e := &r.entries[i]; e.pi == pi {
+			out = append(out, r.val(e))
 		}
 	}
 	return out
@@ -380,11 +395,8 @@ func (s *Store) Referencing(target string, src *TypeDef, param *ParamDef) []*Res
 		if r == nil || r.Deleted {
 			continue
 		}
-		for _, e := range r.entries {
-			if e.param == param && e.val == target {
-				out = append(out, r)
-				break
-			}
+		if slices.Contains(r.References(param.Name), target) {
+			out = append(out, r)
 		}
 	}
 	sortResources(out, nil)

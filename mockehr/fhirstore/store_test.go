@@ -268,7 +268,7 @@ func BenchmarkSearch(b *testing.B) {
 		s := benchStore(b, n)
 		for _, c := range []struct{ name, typ, q string }{
 			{"observation-vitals", "Observation", "patient=gp42&category=vital-signs"},
-			{"patient-name", "Patient", "name=Patel42"},
+			{"patient-name", "Patient", "name=patel-00042"},
 		} {
 			v, _ := url.ParseQuery(c.q)
 			b.Run(c.name+"/patients="+strconv.Itoa(n), func(b *testing.B) {

@@ -50,6 +50,10 @@ type TypeDef struct {
 	// DateParam is the parameter _sort=date sorts on ("" = none).
 	DateParam string
 	Params    map[string]*ParamDef
+	// plist/pidx number the type's indexed params, so index entries hold
+	// a small integer instead of a pointer (keeps the heap cheap to scan).
+	plist []*ParamDef
+	pidx  map[string]uint8
 	// Includes lists the reference params usable in _include.
 	Includes []string
 }
@@ -202,6 +206,13 @@ func init() {
 		for _, inc := range d.Includes {
 			if p := d.Params[inc]; p == nil || p.Kind != KindReference {
 				panic("fhirstore: " + d.Name + " include " + inc + " is not a reference param")
+			}
+		}
+		d.pidx = map[string]uint8{}
+		for _, p := range d.SortedParams() {
+			if p.special == specialNone {
+				d.pidx[p.Name] = uint8(len(d.plist))
+				d.plist = append(d.plist, p)
 			}
 		}
 		types[d.Name] = d

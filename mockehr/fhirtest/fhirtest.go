@@ -121,15 +121,16 @@ func World() []json.RawMessage {
 var P2Only = []string{`"p2"`, "Patient/p2", `"o3"`, `"o4"`, `"c4"`, `"e2"`, `"mr2"`, `"prov3"`, "Bob", "Jones"}
 
 // Generate emits a synthetic population: each patient has 20
-// Observations (half vital-signs), 4 Conditions and 2 Encounters, so a
-// search scoped to one patient returns the same count at any size.
+// Observations (half vital-signs), 4 Conditions and 2 Encounters, and a
+// unique family name ("Patel-00043"), so a search scoped to one patient or
+// one name returns the same count at any size.
 func Generate(patients int) []json.RawMessage {
 	given := []string{"Amy", "Bob", "Carla", "Dev", "Emma", "Farid", "Grace", "Hiro"}
 	family := []string{"Shaw", "Jones", "Nguyen", "Patel", "Garcia", "Kim", "Okafor", "Smith", "Rossi", "Müller"}
 	out := make([]json.RawMessage, 0, patients*27)
 	for i := 0; i < patients; i++ {
 		pid := fmt.Sprintf("gp%d", i)
-		out = append(out, Patient(pid, given[i%len(given)], fmt.Sprintf("%s%d", family[i%len(family)], i), []string{"female", "male"}[i%2], fmt.Sprintf("19%02d-0%d-1%d", 30+i%70, 1+i%9, i%10), fmt.Sprintf("MRN-%06d", i)))
+		out = append(out, Patient(pid, given[i%len(given)], fmt.Sprintf("%s-%05d", family[i%len(family)], i), []string{"female", "male"}[i%2], fmt.Sprintf("19%02d-0%d-1%d", 30+i%70, 1+i%9, i%10), fmt.Sprintf("MRN-%06d", i)))
 		for j := 0; j < 20; j++ {
 			cat, code := "vital-signs", "8867-4"
 			if j%2 == 1 {
