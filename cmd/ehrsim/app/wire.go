@@ -116,6 +116,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		w.Write([]byte("ready\n"))
 	})
 	static.Mount(mux)
+	static.MountSampleApp(mux)
 	ehr.Mount(mux)
 	auth.Mount(mux)
 	(&clients.API{Registry: registry}).Mount(mux)
