@@ -161,9 +161,11 @@ func (s *Store) problemSummary(patient string) string {
 
 func (s *Store) practitionerRole(practitioner string) string {
 	for _, pr := range s.Referencing(practitioner, types["PractitionerRole"], types["PractitionerRole"].Params["practitioner"]) {
-		var d struct{ Code []concept }
+		// The specialty ("Family medicine physician") says more than the
+		// role code ("Doctor"); fall back to the role.
+		var d struct{ Specialty, Code []concept }
 		_ = json.Unmarshal(pr.Raw, &d)
-		for _, c := range d.Code {
+		for _, c := range append(d.Specialty, d.Code...) {
 			if t := c.text(); t != "" {
 				return t
 			}

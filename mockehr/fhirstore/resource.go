@@ -35,6 +35,7 @@ type Resource struct {
 	sortKey int64   // value of the type's date param (Lo), for _sort=date
 	display string  // code text, for directory summaries
 	doc     map[string]any
+	body    []byte // the JSON doc was decoded from, until finish
 }
 
 // entry is one indexed search value of a resource. It holds no pointers:
@@ -88,7 +89,7 @@ func Parse(typ string, body []byte) (*Resource, error) {
 	if rt != typ {
 		return nil, invalidf("resourceType is %q, expected %q", rt, typ)
 	}
-	r := &Resource{Type: typ, doc: doc, td: td}
+	r := &Resource{Type: typ, doc: doc, td: td, body: body}
 	if id, ok := doc["id"]; ok {
 		s, _ := id.(string)
 		if !validID(s) {
@@ -116,16 +117,17 @@ func validID(s string) bool {
 // lookupPatient resolves another resource's compartment (for Provenance
 // targets); it may be nil.
 func (r *Resource) finish(lookupPatient func(key string) string) error {
-	doc := r.doc
-	doc["id"] = r.ID
-	meta, _ := doc["meta"].(map[string]any)
+	meta, _ := r.doc["meta"].(map[string]any)
 	if meta == nil {
 		meta = map[string]any{}
 	}
 	meta["versionId"] = strconv.Itoa(r.Version)
 	meta["lastUpdated"] = r.LastUpdated.UTC().Format(time.RFC3339Nano)
-	doc["meta"] = meta
-	raw, err := encodeResource(doc)
+	raw, ok := spliceVersion(r.body, r.ID, meta)
+	var err error
+	if !ok {
+		raw, err = encodeResource(r.body, r.ID, meta)
+	}
 	if err != nil {
 		return invalidf("resource cannot be encoded: %v", err)
 	}
@@ -133,17 +135,61 @@ func (r *Resource) finish(lookupPatient func(key string) string) error {
 	r.ETag = `W/"` + strconv.Itoa(r.Version) + `"`
 	r.LastModified = r.LastUpdated.UTC().Format(httpTime)
 	r.index(lookupPatient)
-	r.doc = nil
+	r.doc, r.body = nil, nil
 	return nil
 }
 
 const httpTime = "Mon, 02 Jan 2006 15:04:05 GMT"
 
-// encodeResource writes resourceType, id and meta first (as FHIR examples
-// do, and humans expect), then the other elements in key order.
-func encodeResource(doc map[string]any) ([]byte, error) {
-	keys := make([]string, 0, len(doc))
-	for k := range doc {
+// spliceVersion is encodeResource's fast path for fixture bytes already
+// shaped {"resourceType":…,"id":"<id>","meta":{"lastUpdated":"<same>"…:
+// it only inserts "versionId" into meta, so loading thousands of fixtures
+// does not re-encode them.
+func spliceVersion(body []byte, id string, meta map[string]any) ([]byte, bool) {
+	if len(meta) != 2 || meta["versionId"] != "1" {
+		return nil, false
+	}
+	lu, _ := meta["lastUpdated"].(string)
+	rest, ok := bytes.CutPrefix(body, []byte(`{"resourceType":"`))
+	if !ok {
+		return nil, false
+	}
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 {
+		return nil, false
+	}
+	head := len(body) - len(rest) + i + 1
+	idPart := []byte(`,"id":"` + id + `","meta":{"lastUpdated":"` + lu + `"`)
+	if !bytes.HasPrefix(body[head:], idPart) || !validID(id) {
+		return nil, false
+	}
+	at := head + len(idPart)
+	if at >= len(body) || (body[at] != '}' && body[at] != ',') || bytes.Contains(body[at:min(len(body), at+200)], []byte(`"versionId"`)) {
+		return nil, false
+	}
+	out := make([]byte, 0, len(body)+20)
+	out = append(out, body[:head]...)
+	out = append(out, `,"id":"`+id+`","meta":{"versionId":"1","lastUpdated":"`+lu+`"`...)
+	return append(out, body[at:]...), true
+}
+
+// encodeResource re-encodes body with id and meta replaced, writing
+// resourceType, id and meta first (as FHIR examples do) and the other
+// elements in key order. It splices the elements' bytes instead of
+// re-marshalling the decoded tree, which keeps loading fast.
+func encodeResource(body []byte, id string, meta map[string]any) ([]byte, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		return nil, err
+	}
+	idb, _ := json.Marshal(id)
+	mb, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	top["id"], top["meta"] = idb, mb
+	keys := make([]string, 0, len(top))
+	for k := range top {
 		if k != "resourceType" && k != "id" && k != "meta" {
 			keys = append(keys, k)
 		}
@@ -151,28 +197,24 @@ func encodeResource(doc map[string]any) ([]byte, error) {
 	sort.Strings(keys)
 	keys = append([]string{"resourceType", "id", "meta"}, keys...)
 	var b bytes.Buffer
+	b.Grow(len(body) + 64)
 	b.WriteByte('{')
-	first := true
-	for _, k := range keys {
-		v, ok := doc[k]
-		if !ok {
-			continue
-		}
-		if !first {
+	for i, k := range keys {
+		if i > 0 {
 			b.WriteByte(',')
 		}
-		first = false
 		kb, _ := json.Marshal(k)
 		b.Write(kb)
 		b.WriteByte(':')
-		vb, err := json.Marshal(v)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(vb)
+		b.Write(top[k])
 	}
 	b.WriteByte('}')
-	return b.Bytes(), nil
+	var out bytes.Buffer
+	out.Grow(b.Len())
+	if err := json.Compact(&out, b.Bytes()); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // index computes the search entries, compartment and sort key.
@@ -198,20 +240,27 @@ func (r *Resource) index(lookupPatient func(string) string) {
 				break
 			}
 		}
-		if r.Patient == "" && r.Type == "Provenance" && lookupPatient != nil {
-			for _, ref := range r.References("target") {
-				if p := lookupPatient(ref); p != "" {
-					r.Patient = p
-					break
-				}
-			}
-		}
+		r.resolveTargets(lookupPatient)
 	}
 	for _, k := range []string{"code", "medicationCodeableConcept", "vaccineCode", "type"} {
 		if cc, ok := r.doc[k].(map[string]any); ok {
 			if r.display = conceptText(cc); r.display != "" {
 				break
 			}
+		}
+	}
+}
+
+// resolveTargets puts a Provenance without a Patient target into the
+// compartment of the first target that has one.
+func (r *Resource) resolveTargets(lookupPatient func(string) string) {
+	if r.Patient != "" || r.Type != "Provenance" || lookupPatient == nil {
+		return
+	}
+	for _, ref := range r.References("target") {
+		if p := lookupPatient(ref); p != "" {
+			r.Patient = p
+			return
 		}
 	}
 }

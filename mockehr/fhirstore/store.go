@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/store"
@@ -64,10 +66,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	loaded := s.now().UTC()
 	skipped := 0
-	for i, raw := range o.Fixtures {
-		if err := s.loadFixture(raw, loaded, &skipped); err != nil {
-			return nil, fmt.Errorf("fixture %d: %w", i, err)
-		}
+	if err := s.loadFixtures(o.Fixtures, loaded, &skipped); err != nil {
+		return nil, err
 	}
 	if skipped > 0 {
 		s.logger.Warn("fhirstore: skipped fixture resources of unsupported types", "count", skipped)
@@ -94,7 +94,53 @@ var migrations = []string{
 		PRIMARY KEY (type, id, version))`,
 }
 
-func (s *Store) loadFixture(raw []byte, loaded time.Time, skipped *int) error {
+// loadFixtures decodes and indexes fixtures on every core, then publishes
+// them in order (cold start is dominated by JSON decoding).
+func (s *Store) loadFixtures(raws []json.RawMessage, loaded time.Time, skipped *int) error {
+	var flat []json.RawMessage
+	for _, raw := range raws {
+		if err := expandBundles(raw, &flat); err != nil {
+			return err
+		}
+	}
+	out := make([]*Resource, len(flat))
+	errs := make([]error, len(flat))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, min(runtime.GOMAXPROCS(0), len(flat)/64)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(flat) {
+					return
+				}
+				out[i], errs[i] = prepareFixture(flat[i], loaded)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, r := range out {
+		if errs[i] != nil {
+			return fmt.Errorf("fixture resource %d: %w", i, errs[i])
+		}
+		if r == nil {
+			*skipped++
+			continue
+		}
+		r.resolveTargets(s.lookupPatientLocked)
+		s.publish(r, nil)
+	}
+	return nil
+}
+
+// expandBundles appends raw, or the resources of a Bundle, to out.
+func expandBundles(raw json.RawMessage, out *[]json.RawMessage) error {
+	if !bytes.HasPrefix(raw, []byte(`{"resourceType":"Bundle"`)) && bytes.HasPrefix(raw, []byte(`{"resourceType":"`)) {
+		*out = append(*out, raw)
+		return nil
+	}
 	var head struct {
 		ResourceType string `json:"resourceType"`
 		Entry        []struct {
@@ -102,28 +148,47 @@ func (s *Store) loadFixture(raw []byte, loaded time.Time, skipped *int) error {
 		} `json:"entry"`
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
-		return err
+		return fmt.Errorf("fixture is not JSON: %w", err)
 	}
-	if head.ResourceType == "Bundle" {
-		for _, e := range head.Entry {
-			if len(e.Resource) > 0 {
-				if err := s.loadFixture(e.Resource, loaded, skipped); err != nil {
-					return err
-				}
+	if head.ResourceType != "Bundle" {
+		*out = append(*out, raw)
+		return nil
+	}
+	for _, e := range head.Entry {
+		if len(e.Resource) > 0 {
+			if err := expandBundles(e.Resource, out); err != nil {
+				return err
 			}
 		}
-		return nil
 	}
-	if types[head.ResourceType] == nil {
-		*skipped++
-		return nil
+	return nil
+}
+
+// prepareFixture parses and finishes one fixture resource as version 1;
+// nil for an unsupported type.
+func prepareFixture(raw []byte, loaded time.Time) (*Resource, error) {
+	var typ string
+	if rest, ok := bytes.CutPrefix(raw, []byte(`{"resourceType":"`)); ok {
+		if i := bytes.IndexByte(rest, '"'); i > 0 {
+			typ = string(rest[:i])
+		}
 	}
-	r, err := s.Parse(head.ResourceType, raw)
+	if typ == "" {
+		var head struct{ ResourceType string }
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return nil, err
+		}
+		typ = head.ResourceType
+	}
+	if types[typ] == nil {
+		return nil, nil
+	}
+	r, err := Parse(typ, raw)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if r.ID == "" {
-		return fmt.Errorf("%s without id", r.Type)
+		return nil, fmt.Errorf("%s without id", r.Type)
 	}
 	r.Version, r.LastUpdated = 1, loaded
 	if meta, ok := r.doc["meta"].(map[string]any); ok {
@@ -133,11 +198,7 @@ func (s *Store) loadFixture(raw []byte, loaded time.Time, skipped *int) error {
 			}
 		}
 	}
-	if err := r.finish(s.lookupPatientLocked); err != nil {
-		return err
-	}
-	s.publish(r, nil)
-	return nil
+	return r, r.finish(nil)
 }
 
 func (s *Store) overlay(ctx context.Context) error {
