@@ -55,6 +55,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return err
 		}
 	}
+	setDefaultLogger = true
 	s, err := Start(ctx, args, getenv, stdout)
 	if err != nil {
 		return err
@@ -82,6 +83,10 @@ Usage:
 Flags (each also EHRSIM_<NAME> in the environment, or <name> in the --config TOML file):
 `
 
+// setDefaultLogger is set by Run (the real binary) only: tests start several
+// servers in one process and must not fight over the global logger.
+var setDefaultLogger bool
+
 // Start starts ehrsim in the background and returns once it accepts
 // connections and its stores are loaded.
 func Start(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (*Server, error) {
@@ -91,6 +96,11 @@ func Start(ctx context.Context, args []string, getenv func(string) string, stdou
 		return nil, err
 	}
 	logger := newLogger(cfg, stdout)
+	if setDefaultLogger {
+		// Libraries that log through slog's default (zitadel/oidc logs its
+		// routes at start) then honour --log-level and --log-format.
+		slog.SetDefault(logger)
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("--listen %s: %w", cfg.Listen, err)
