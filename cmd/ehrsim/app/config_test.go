@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -110,10 +111,11 @@ func TestRunStopsOnContextCancel(t *testing.T) {
 		done <- Run(ctx, []string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, env(nil), pw)
 		pw.Close()
 	}()
-	buf := make([]byte, 4096)
-	n, _ := pr.Read(buf) // the startup line
-	if !strings.Contains(string(buf[:n]), "ready") {
-		t.Fatalf("first output = %q", buf[:n])
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "ehrsim ready") {
+	}
+	if sc.Err() != nil || !strings.Contains(sc.Text(), "ehrsim ready") {
+		t.Fatalf("no startup line (last %q, err %v)", sc.Text(), sc.Err())
 	}
 	go io.Copy(io.Discard, pr)
 	cancel()
