@@ -1,0 +1,264 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ehrsim/ehrsim/fixtures"
+)
+
+// Options configure a load run.
+type Options struct {
+	BaseURL     string        // ehrsim's public base URL
+	Concurrency int           // concurrent clients; default 16
+	Duration    time.Duration // how long to run; default 10 s
+	Launches    int           // stop after this many launches (0 = until Duration)
+	Scope       string        // requested scope; default "launch openid fhirUser patient/*.rs"
+	Patient     string        // patient in context; default the demo patient (fixtures.DefaultPatientID)
+}
+
+// Result summarises a run.
+type Result struct {
+	Launches int64
+	Errors   int64
+	Elapsed  time.Duration
+	P50, P99 time.Duration
+	// FirstError is the first failure seen, for diagnosis.
+	FirstError error
+}
+
+// PerSecond is the rate of successful full launches.
+func (r Result) PerSecond() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Launches) / r.Elapsed.Seconds()
+}
+
+func (r Result) String() string {
+	s := fmt.Sprintf("%d full EHR launches in %s: %.0f/s, p50 %s, p99 %s, %d errors",
+		r.Launches, r.Elapsed.Round(time.Millisecond), r.PerSecond(), r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Errors)
+	if r.FirstError != nil {
+		s += fmt.Sprintf(" (first: %v)", r.FirstError)
+	}
+	return s
+}
+
+// Client performs full launches against one server; safe for concurrent use.
+type Client struct {
+	base  string
+	scope string
+	mint  string // the POST /api/launches body
+	http  *http.Client
+}
+
+// NewClient returns a client with a connection pool sized for concurrency.
+func NewClient(baseURL string, concurrency int, scope, patient string) *Client {
+	if scope == "" {
+		scope = "launch openid fhirUser patient/*.rs"
+	}
+	if patient == "" {
+		patient = fixtures.DefaultPatientID
+	}
+	mint, _ := json.Marshal(map[string]any{"launch_type": "provider-ehr", "patient": patient, "skip_login": true, "skip_consent": true})
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConns:        concurrency * 2,
+		MaxIdleConnsPerHost: concurrency * 2,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	return &Client{
+		base:  strings.TrimSuffix(baseURL, "/"),
+		scope: scope,
+		mint:  string(mint),
+		http: &http.Client{
+			Transport: tr,
+			Timeout:   30 * time.Second,
+			// The authorize answer is a redirect to the app; we read its Location.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+}
+
+// Launch runs one full EHR launch: mint → authorize → token → FHIR read.
+func (c *Client) Launch(ctx context.Context) error {
+	var minted struct {
+		Launch string `json:"launch"`
+		ISS    string `json:"iss"`
+	}
+	status, body, err := c.do(ctx, http.MethodPost, c.base+"/api/launches", "application/json",
+		strings.NewReader(c.mint), "")
+	if err != nil {
+		return fmt.Errorf("mint: %w", err)
+	}
+	if status != http.StatusCreated || json.Unmarshal(body, &minted) != nil || minted.Launch == "" {
+		return fmt.Errorf("mint: %d %s", status, trim(body))
+	}
+
+	verifier := randomString(32)
+	sum := sha256.Sum256([]byte(verifier))
+	redirect := c.base + "/sample-app/index.html"
+	q := url.Values{
+		"response_type":         {"code"},
+		"client_id":             {"sample-app"},
+		"redirect_uri":          {redirect},
+		"scope":                 {c.scope},
+		"state":                 {randomString(8)},
+		"aud":                   {minted.ISS},
+		"launch":                {minted.Launch},
+		"code_challenge":        {base64.RawURLEncoding.EncodeToString(sum[:])},
+		"code_challenge_method": {"S256"},
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/auth/authorize?"+q.Encode(), nil)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("authorize: %w", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || err != nil || loc.Query().Get("code") == "" {
+		return fmt.Errorf("authorize: %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
+	form := url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {loc.Query().Get("code")},
+		"redirect_uri":  {redirect},
+		"client_id":     {"sample-app"},
+		"code_verifier": {verifier},
+	}
+	status, body, err = c.do(ctx, http.MethodPost, c.base+"/auth/oauth/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), "")
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		Patient     string `json:"patient"`
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" || tok.Patient == "" {
+		return fmt.Errorf("token: %d %s", status, trim(body))
+	}
+
+	status, body, err = c.do(ctx, http.MethodGet, minted.ISS+"/Patient/"+url.PathEscape(tok.Patient), "", nil, tok.AccessToken)
+	if err != nil {
+		return fmt.Errorf("FHIR read: %w", err)
+	}
+	if status != http.StatusOK || !bytes.Contains(body, []byte(`"resourceType":"Patient"`)) {
+		return fmt.Errorf("FHIR read: %d %s", status, trim(body))
+	}
+	return nil
+}
+
+func (c *Client) do(ctx context.Context, method, u, ctype string, body io.Reader, bearer string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b, err
+}
+
+// Run drives concurrent full launches until the duration or count is reached.
+func Run(ctx context.Context, o Options) (Result, error) {
+	if o.BaseURL == "" {
+		return Result{}, errors.New("loadgen: no base URL")
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.Duration <= 0 {
+		o.Duration = 10 * time.Second
+	}
+	c := NewClient(o.BaseURL, o.Concurrency, o.Scope, o.Patient)
+	if err := c.Launch(ctx); err != nil { // fail fast on a misconfigured target
+		return Result{}, fmt.Errorf("loadgen: first launch failed: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Duration)
+	defer cancel()
+	var (
+		done, failed atomic.Int64
+		firstErr     error
+		mu           sync.Mutex
+		lat          []time.Duration
+		wg           sync.WaitGroup
+	)
+	start := time.Now()
+	for i := 0; i < o.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for ctx.Err() == nil {
+				if o.Launches > 0 && done.Load()+failed.Load() >= int64(o.Launches) {
+					break
+				}
+				t0 := time.Now()
+				err := c.Launch(ctx)
+				if ctx.Err() != nil {
+					break
+				}
+				if err != nil {
+					failed.Add(1)
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					continue
+				}
+				done.Add(1)
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	r := Result{Launches: done.Load(), Errors: failed.Load(), Elapsed: time.Since(start), FirstError: firstErr}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if n := len(lat); n > 0 {
+		r.P50, r.P99 = lat[n/2], lat[n*99/100]
+	}
+	return r, nil
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func trim(b []byte) string {
+	if len(b) > 300 {
+		b = b[:300]
+	}
+	return string(b)
+}
