@@ -46,6 +46,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return fixturesCommand(ctx, args[1:], stdout)
 		case "keys":
 			return keysCommand(ctx, args[1:], getenv, stdout)
+		case "load":
+			return loadCommand(ctx, args[1:], getenv, stdout)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, usageText)
 			_, err := LoadConfig([]string{"-h"}, getenv, stdout)
@@ -79,6 +81,8 @@ Usage:
   ehrsim healthcheck [--url URL]    probe a running server's /readyz; exit 0 when ready
   ehrsim fixtures generate [flags]  write a synthetic FHIR data set (see --help)
   ehrsim keys rotate [flags]        rotate the token signing key (same flags as serve)
+  ehrsim load [--url URL] [--concurrency 16] [--duration 10s]
+                                    drive full EHR launches against a running server, print launches/s
 
 Flags (each also EHRSIM_<NAME> in the environment, or <name> in the --config TOML file):
 `

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"fmt"
+	"github.com/ehrsim/ehrsim/e2e/loadgen"
 	"github.com/ehrsim/ehrsim/fixtures"
 	"github.com/ehrsim/ehrsim/mockehr/authz"
 	"github.com/ehrsim/ehrsim/mockehr/clients"
@@ -84,3 +85,35 @@ func keysCommand(ctx context.Context, args []string, getenv func(string) string,
 }
 
 func errorsIsNotFound(err error) bool { return errors.Is(err, clients.ErrNotFound) }
+
+// loadCommand drives full EHR launches against a running ehrsim and prints
+// the rate (DESIGN.md target: ≥ 1,000/s across 16 clients on 2 cores).
+func loadCommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	def := getenv("EHRSIM_BASE_URL")
+	if def == "" {
+		def = "http://localhost:8080"
+	}
+	u := fs.String("url", def, "base URL of the running ehrsim")
+	conc := fs.Int("concurrency", 16, "concurrent clients")
+	dur := fs.Duration("duration", 10*time.Second, "how long to run")
+	n := fs.Int("launches", 0, "stop after this many launches (0: run for --duration)")
+	scope := fs.String("scope", "", "requested scope (default: launch openid fhirUser patient/*.rs)")
+	patient := fs.String("patient", "", "patient in context (default: the demo patient)")
+	if err := fs.Parse(args); err != nil {
+		return &ConfigError{Problems: []string{err.Error()}}
+	}
+	if *conc < 1 || *dur <= 0 || *n < 0 {
+		return &ConfigError{Problems: []string{"load: --concurrency must be ≥ 1, --duration > 0, --launches ≥ 0"}}
+	}
+	r, err := loadgen.Run(ctx, loadgen.Options{BaseURL: *u, Concurrency: *conc, Duration: *dur, Launches: *n, Scope: *scope, Patient: *patient})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, r)
+	if r.Errors > 0 {
+		return fmt.Errorf("load: %d launches failed", r.Errors)
+	}
+	return nil
+}
