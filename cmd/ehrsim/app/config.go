@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/ehrsim/ehrsim/mockehr/authz"
 )
 
 // Config is ehrsim's configuration. Each value comes from, in order of
@@ -32,11 +34,9 @@ type Config struct {
 	StrictClients bool   // only registered clients may authorize
 	ConfigFile    string
 
-	// SMART is the raw [smart] table of the TOML file: every field of the
-	// SMART discovery document (see README). Decoded by the authorization server.
-	SMART    toml.Primitive
-	tomlMeta toml.MetaData
-	hasSMART bool
+	// SMART holds the [smart] table of the TOML file: any field of the SMART
+	// discovery document (see README); zero fields keep their defaults.
+	SMART authz.DiscoveryConfig
 }
 
 // option describes one setting: its flag, env var and TOML key are derived
@@ -127,7 +127,6 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("--config %s: %v", c.ConfigFile, err))
 		} else {
-			c.tomlMeta = md
 			known := map[string]bool{"smart": true}
 			for _, o := range opts {
 				known[o.tomlKey()] = true
@@ -143,7 +142,9 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 					continue
 				}
 				if k == "smart" {
-					c.SMART, c.hasSMART = raw[k], true
+					if err := md.PrimitiveDecode(raw[k], &c.SMART); err != nil {
+						problems = append(problems, fmt.Sprintf("--config %s: [smart]: %v", c.ConfigFile, err))
+					}
 					continue
 				}
 				var v any
@@ -152,6 +153,12 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 					continue
 				}
 				fileVals[k] = fmt.Sprint(v)
+			}
+			// Keys of [smart] that match no discovery field are typos.
+			for _, k := range md.Undecoded() {
+				if len(k) == 2 && k[0] == "smart" {
+					problems = append(problems, fmt.Sprintf("--config %s: [smart]: unknown key %q", c.ConfigFile, k[1]))
+				}
 			}
 		}
 	}
@@ -234,17 +241,6 @@ func (c *Config) validate() []string {
 		p = append(p, fmt.Sprintf("--log-format: %q is not text or json", c.LogFormat))
 	}
 	return p
-}
-
-// DecodeSMART decodes the [smart] TOML table into v (when present).
-func (c *Config) DecodeSMART(v any) error {
-	if !c.hasSMART {
-		return nil
-	}
-	if err := c.tomlMeta.PrimitiveDecode(c.SMART, v); err != nil {
-		return &ConfigError{Problems: []string{fmt.Sprintf("--config %s: [smart]: %v", c.ConfigFile, err)}}
-	}
-	return nil
 }
 
 // RefDate is the reference date for demo data.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -121,5 +122,54 @@ func TestRunStopsOnContextCancel(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		t.Fatalf("Run returned %v after cancel", err)
+	}
+}
+
+// DISC: every SMART discovery field is configurable through the TOML file's
+// [smart] table (WSO2 Config.toml shape); the served document follows it.
+func TestSMARTDiscoveryFromTOML(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "ehrsim.toml")
+	os.WriteFile(file, []byte(`
+[smart]
+capabilities = ["launch-ehr", "client-public", "context-ehr-patient", "permission-v2"]
+scopes_supported = ["openid", "launch", "patient/*.rs"]
+`), 0o644)
+	s, err := Start(context.Background(), []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--config", file}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	resp, err := http.Get(s.URL + "/fhir/.well-known/smart-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Capabilities    []string `json:"capabilities"`
+		ScopesSupported []string `json:"scopes_supported"`
+		TokenEndpoint   string   `json:"token_endpoint"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(doc.Capabilities, " ") != "launch-ehr client-public context-ehr-patient permission-v2" {
+		t.Errorf("capabilities = %v", doc.Capabilities)
+	}
+	if strings.Join(doc.ScopesSupported, " ") != "openid launch patient/*.rs" {
+		t.Errorf("scopes_supported = %v", doc.ScopesSupported)
+	}
+	if doc.TokenEndpoint != s.URL+"/auth/oauth/token" {
+		t.Errorf("token_endpoint = %q (unset fields keep their defaults)", doc.TokenEndpoint)
+	}
+}
+
+func TestBadSMARTTableIsAConfigError(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "ehrsim.toml")
+	os.WriteFile(file, []byte("[smart]\ncapabilities = 3\ncapabilites = [\"x\"]\n"), 0o644)
+	_, err := LoadConfig([]string{"--data-dir", dir, "--config", file}, env(nil), io.Discard)
+	if !IsUsage(err) || !strings.Contains(err.Error(), "[smart]") || !strings.Contains(err.Error(), `unknown key "capabilites"`) {
+		t.Fatalf("err = %v, want config errors naming [smart] and the misspelt key", err)
 	}
 }

@@ -58,10 +58,6 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 	}
 
 	step("clients and launcher")
-	var discovery authz.DiscoveryConfig
-	if err := cfg.DecodeSMART(&discovery); err != nil {
-		return err
-	}
 	var auth *authz.Server
 	assertions := &clients.AssertionVerifier{
 		Registry: registry,
@@ -74,7 +70,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		Assertions: assertions,
 		Launches:   launches,
 		Directory:  data,
-		Discovery:  discovery,
+		Discovery:  cfg.SMART,
 		Strict:     cfg.StrictClients,
 		Logger:     s.Logger,
 	})
