@@ -19,6 +19,10 @@
 //     index (compartment, _id, token code, name prefix, reference) and then
 //     checks every clause, so stale or coarse index hits are harmless and
 //     search cost depends on the matching set, not on the data set size.
+//   - The index holds no pointers where it is large: posting sets are
+//     keyed by int32 slot numbers and a resource's index entries are
+//     offsets into one string, so a heap of a million resources stays cheap
+//     for the garbage collector and search latency does not grow with it.
 //   - One RWMutex guards the maps; writers serialise on a second mutex and
 //     hold the RWMutex only to swap the in-memory state after the database
 //     write, so readers never wait on SQLite.

@@ -9,10 +9,15 @@ import (
 // has value val (token code, reference "Type/id" or compartment patient).
 type idxKey struct{ typ, param, val string }
 
-type idSet map[string]struct{}
+// idSet holds slot numbers (Resource.seq): integer keys keep the index
+// maps free of pointers, so the garbage collector does not scan them.
+type idSet map[int32]struct{}
 
 // nameEntry is one lowercased string value in a sorted prefix index.
-type nameEntry struct{ val, id string }
+type nameEntry struct {
+	val string
+	id  int32
+}
 
 // indexes holds everything a search uses to find candidates. All maps are
 // guarded by Store.mu.
@@ -35,7 +40,7 @@ func newIndexes() *indexes {
 	}
 }
 
-func addTo[K comparable](m map[K]idSet, k K, id string) {
+func addTo[K comparable](m map[K]idSet, k K, id int32) {
 	s := m[k]
 	if s == nil {
 		s = idSet{}
@@ -44,7 +49,7 @@ func addTo[K comparable](m map[K]idSet, k K, id string) {
 	s[id] = struct{}{}
 }
 
-func removeFrom[K comparable](m map[K]idSet, k K, id string) {
+func removeFrom[K comparable](m map[K]idSet, k K, id int32) {
 	if s := m[k]; s != nil {
 		delete(s, id)
 		if len(s) == 0 {
@@ -59,7 +64,7 @@ func (ix *indexes) add(r *Resource) {
 		if isStr {
 			lk := idxKey{k.typ, k.param, ""}
 			list := ix.strs[lk]
-			ne := nameEntry{val: k.val, id: r.ID}
+			ne := nameEntry{val: k.val, id: int32(r.seq)}
 			i := sort.Search(len(list), func(i int) bool { return !lessName(list[i], ne) })
 			if i < len(list) && list[i] == ne {
 				return
@@ -70,9 +75,9 @@ func (ix *indexes) add(r *Resource) {
 			ix.strs[lk] = list
 			return
 		}
-		addTo(ix.postings, k, r.ID)
+		addTo(ix.postings, k, int32(r.seq))
 		if k.param != "" && strings.Contains(k.val, "/") {
-			addTo(ix.revRefs, k.val, r.Key())
+			addTo(ix.revRefs, k.val, int32(r.seq))
 		}
 	})
 	if r.Patient != "" {
@@ -81,7 +86,7 @@ func (ix *indexes) add(r *Resource) {
 			byType = map[string]idSet{}
 			ix.byPatient[r.Patient] = byType
 		}
-		addTo(byType, r.Type, r.ID)
+		addTo(byType, r.Type, int32(r.seq))
 	}
 }
 
@@ -91,20 +96,20 @@ func (ix *indexes) remove(r *Resource) {
 		if isStr {
 			lk := idxKey{k.typ, k.param, ""}
 			list := ix.strs[lk]
-			ne := nameEntry{val: k.val, id: r.ID}
+			ne := nameEntry{val: k.val, id: int32(r.seq)}
 			i := sort.Search(len(list), func(i int) bool { return !lessName(list[i], ne) })
 			if i < len(list) && list[i] == ne {
 				ix.strs[lk] = append(list[:i], list[i+1:]...)
 			}
 			return
 		}
-		removeFrom(ix.postings, k, r.ID)
+		removeFrom(ix.postings, k, int32(r.seq))
 		if k.param != "" && strings.Contains(k.val, "/") {
-			removeFrom(ix.revRefs, k.val, r.Key())
+			removeFrom(ix.revRefs, k.val, int32(r.seq))
 		}
 	})
 	if byType := ix.byPatient[r.Patient]; byType != nil {
-		removeFrom(byType, r.Type, r.ID)
+		removeFrom(byType, r.Type, int32(r.seq))
 	}
 }
 
@@ -144,7 +149,7 @@ func (ix *indexes) prefix(typ, param, p string, out idSet) {
 // using the most selective index available, and whether it had to fall
 // back to every id of the type. Only the chosen clause's postings are
 // copied, so the cost follows the smallest posting list, not the data set.
-func (ix *indexes) candidates(q *Query) (idSet, bool) {
+func (ix *indexes) candidates(q *Query, slotOf func(typ, id string) (int32, bool)) (idSet, bool) {
 	typ := q.Type.Name
 	if q.Compartment != "" {
 		return ix.byPatient[q.Compartment][typ], false
@@ -164,7 +169,10 @@ func (ix *indexes) candidates(q *Query) (idSet, bool) {
 			var set idSet
 			switch {
 			case p.special == specialID:
-				set = idSet{v.Code: {}}
+				set = idSet{}
+				if n, ok := slotOf(typ, v.Code); ok {
+					set[n] = struct{}{}
+				}
 			case p.Name == "patient" && p.Kind == KindReference && strings.HasPrefix(v.Code, "Patient/"):
 				set = ix.byPatient[v.Code[len("Patient/"):]][typ]
 			case (p.Kind == KindToken && v.Code != "") || (p.Kind == KindReference && strings.Contains(v.Code, "/")):

@@ -51,13 +51,15 @@ type Store struct {
 	cur  map[rkey]*Resource   // current version, tombstones included
 	hist map[rkey][]*Resource // earlier versions, oldest first
 	ix   *indexes
-	seq  int64
+	// slots[seq] is the current version of the resource with that seq
+	// (index posting lists hold seqs, not ids).
+	slots []*Resource
 }
 
 // Open loads the fixtures, then overlays the writes stored in the
 // database, so writes and deletes survive a restart.
 func Open(ctx context.Context, o Options) (*Store, error) {
-	s := &Store{db: o.DB, now: o.Now, logger: o.Logger, cur: map[rkey]*Resource{}, hist: map[rkey][]*Resource{}, ix: newIndexes()}
+	s := &Store{db: o.DB, now: o.Now, logger: o.Logger, cur: map[rkey]*Resource{}, hist: map[rkey][]*Resource{}, ix: newIndexes(), slots: []*Resource{nil}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -308,13 +310,22 @@ func (s *Store) publish(r, prev *Resource) {
 		s.hist[k] = append(s.hist[k], prev)
 		r.seq = prev.seq
 	} else {
-		s.seq++
-		r.seq = s.seq
+		r.seq = int64(len(s.slots))
+		s.slots = append(s.slots, nil)
 	}
+	s.slots[r.seq] = r
 	s.cur[k] = r
 	if !r.Deleted {
 		s.ix.add(r)
 	}
+}
+
+// slotOfLocked returns the seq of typ/id; callers hold s.mu.
+func (s *Store) slotOfLocked(typ, id string) (int32, bool) {
+	if r := s.cur[rkey{typ, id}]; r != nil {
+		return int32(r.seq), true
+	}
+	return 0, false
 }
 
 // Get returns the current version of typ/id (possibly a tombstone).
@@ -347,10 +358,10 @@ func (s *Store) History(typ, id string) []*Resource {
 // order). Paging is the caller's.
 func (s *Store) Search(q *Query) []*Resource {
 	s.mu.RLock()
-	ids, _ := s.ix.candidates(q)
+	ids, _ := s.ix.candidates(q, s.slotOfLocked)
 	out := make([]*Resource, 0, len(ids))
-	for id := range ids {
-		if r := s.cur[rkey{q.Type.Name, id}]; r != nil && q.Match(r) {
+	for n := range ids {
+		if r := s.slots[n]; q.Match(r) {
 			out = append(out, r)
 		}
 	}
@@ -447,13 +458,9 @@ func (s *Store) Referencing(target string, src *TypeDef, param *ParamDef) []*Res
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []*Resource
-	for key := range s.ix.revRefs[target] {
-		typ, id, _ := cutKey(key)
-		if typ != src.Name {
-			continue
-		}
-		r := s.cur[rkey{typ, id}]
-		if r == nil || r.Deleted {
+	for n := range s.ix.revRefs[target] {
+		r := s.slots[n]
+		if r.Type != src.Name || r.Deleted {
 			continue
 		}
 		if slices.Contains(r.References(param.Name), target) {
@@ -469,9 +476,9 @@ func (s *Store) Referencing(target string, src *TypeDef, param *ParamDef) []*Res
 func (s *Store) Compartment(patient string) []*Resource {
 	s.mu.RLock()
 	var out []*Resource
-	for typ, ids := range s.ix.byPatient[patient] {
-		for id := range ids {
-			if r := s.cur[rkey{typ, id}]; r != nil && !r.Deleted {
+	for _, ids := range s.ix.byPatient[patient] {
+		for n := range ids {
+			if r := s.slots[n]; !r.Deleted {
 				out = append(out, r)
 			}
 		}
