@@ -1,19 +1,14 @@
 package fhirstore
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"slices"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/store"
@@ -94,159 +89,6 @@ var migrations = []string{
 		deleted INTEGER NOT NULL,
 		body BLOB,
 		PRIMARY KEY (type, id, version))`,
-}
-
-// loadFixtures decodes and indexes fixtures on every core, then publishes
-// them in order (cold start is dominated by JSON decoding).
-func (s *Store) loadFixtures(raws []json.RawMessage, loaded time.Time, skipped *int) error {
-	var flat []json.RawMessage
-	for _, raw := range raws {
-		if err := expandBundles(raw, &flat); err != nil {
-			return err
-		}
-	}
-	out := make([]*Resource, len(flat))
-	errs := make([]error, len(flat))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range max(1, min(runtime.GOMAXPROCS(0), len(flat)/64)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(flat) {
-					return
-				}
-				out[i], errs[i] = prepareFixture(flat[i], loaded)
-			}
-		}()
-	}
-	wg.Wait()
-	for i, r := range out {
-		if errs[i] != nil {
-			return fmt.Errorf("fixture resource %d: %w", i, errs[i])
-		}
-		if r == nil {
-			*skipped++
-			continue
-		}
-		r.resolveTargets(s.lookupPatientLocked)
-		s.publish(r, nil)
-	}
-	return nil
-}
-
-// expandBundles appends raw, or the resources of a Bundle, to out.
-func expandBundles(raw json.RawMessage, out *[]json.RawMessage) error {
-	if !bytes.HasPrefix(raw, []byte(`{"resourceType":"Bundle"`)) && bytes.HasPrefix(raw, []byte(`{"resourceType":"`)) {
-		*out = append(*out, raw)
-		return nil
-	}
-	var head struct {
-		ResourceType string `json:"resourceType"`
-		Entry        []struct {
-			Resource json.RawMessage `json:"resource"`
-		} `json:"entry"`
-	}
-	if err := json.Unmarshal(raw, &head); err != nil {
-		return fmt.Errorf("fixture is not JSON: %w", err)
-	}
-	if head.ResourceType != "Bundle" {
-		*out = append(*out, raw)
-		return nil
-	}
-	for _, e := range head.Entry {
-		if len(e.Resource) > 0 {
-			if err := expandBundles(e.Resource, out); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// prepareFixture parses and finishes one fixture resource as version 1;
-// nil for an unsupported type.
-func prepareFixture(raw []byte, loaded time.Time) (*Resource, error) {
-	var typ string
-	if rest, ok := bytes.CutPrefix(raw, []byte(`{"resourceType":"`)); ok {
-		if i := bytes.IndexByte(rest, '"'); i > 0 {
-			typ = string(rest[:i])
-		}
-	}
-	if typ == "" {
-		var head struct{ ResourceType string }
-		if err := json.Unmarshal(raw, &head); err != nil {
-			return nil, err
-		}
-		typ = head.ResourceType
-	}
-	if types[typ] == nil {
-		return nil, nil
-	}
-	r, err := Parse(typ, raw)
-	if err != nil {
-		return nil, err
-	}
-	if r.ID == "" {
-		return nil, fmt.Errorf("%s without id", r.Type)
-	}
-	r.Version, r.LastUpdated = 1, loaded
-	if meta, ok := r.doc["meta"].(map[string]any); ok {
-		if lu, _ := meta["lastUpdated"].(string); lu != "" {
-			if t, err := time.Parse(time.RFC3339Nano, lu); err == nil {
-				r.LastUpdated = t.UTC()
-			}
-		}
-	}
-	return r, r.finish(nil)
-}
-
-func (s *Store) overlay(ctx context.Context) error {
-	rows, err := s.db.SQL.QueryContext(ctx, `SELECT type, id, version, last_updated, deleted, body FROM fhir_versions ORDER BY rowid`)
-	if err != nil {
-		return fmt.Errorf("fhirstore: load writes: %w", err)
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		var typ, id string
-		var version int
-		var lu int64
-		var deleted bool
-		var body []byte
-		if err := rows.Scan(&typ, &id, &version, &lu, &deleted, &body); err != nil {
-			return err
-		}
-		prev := s.cur[rkey{typ, id}]
-		var r *Resource
-		if deleted {
-			r = tombstone(prev, typ, id)
-		} else {
-			if r, err = s.Parse(typ, body); err != nil {
-				s.logger.Warn("fhirstore: skipping unreadable stored version", "type", typ, "id", id, "version", version, "err", err)
-				continue
-			}
-		}
-		r.ID, r.Version, r.LastUpdated = id, version, time.Unix(0, lu).UTC()
-		if !deleted {
-			if err := r.finish(s.lookupPatientLocked); err != nil {
-				return err
-			}
-		} else {
-			r.finishTombstone()
-		}
-		s.publish(r, prev)
-		n++
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if n > 0 {
-		s.logger.Info("fhirstore: overlaid stored writes", "versions", n)
-	}
-	return nil
 }
 
 // lookupPatientLocked resolves a reference's compartment; callers must not
@@ -495,82 +337,4 @@ func (s *Store) Compartment(patient string) []*Resource {
 		return a.seq < b.seq
 	})
 	return out
-}
-
-// Create stores r (from Parse) under a new server-assigned id, version 1.
-func (s *Store) Create(ctx context.Context, r *Resource) (*Resource, error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	for {
-		b := make([]byte, 8)
-		if _, err := rand.Read(b); err != nil {
-			return nil, err
-		}
-		r.ID = hex.EncodeToString(b)
-		if _, taken := s.Get(r.Type, r.ID); !taken {
-			break
-		}
-	}
-	return r, s.commit(ctx, r, nil)
-}
-
-// Update stores r (from Parse, with its id) as the next version, creating
-// it when absent (update-as-create). ifMatch > 0 requires the current
-// version to be ifMatch (ErrConflict otherwise).
-func (s *Store) Update(ctx context.Context, r *Resource, ifMatch int) (res *Resource, created bool, err error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	prev, _ := s.Get(r.Type, r.ID)
-	if ifMatch > 0 && (prev == nil || prev.Deleted || prev.Version != ifMatch) {
-		return nil, false, ErrConflict
-	}
-	return r, prev == nil || prev.Deleted, s.commit(ctx, r, prev)
-}
-
-// Delete records a deletion of typ/id.
-func (s *Store) Delete(ctx context.Context, typ, id string, ifMatch int) (*Resource, error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	prev, _ := s.Get(typ, id)
-	if prev == nil {
-		return nil, ErrNotFound
-	}
-	if ifMatch > 0 && (prev.Deleted || prev.Version != ifMatch) {
-		return nil, ErrConflict
-	}
-	if prev.Deleted {
-		return prev, nil // already deleted: idempotent (FHIR R4 http §delete)
-	}
-	r := tombstone(prev, typ, id)
-	return r, s.commit(ctx, r, prev)
-}
-
-// commit versions r after prev, persists it and publishes it. Callers
-// hold writeMu.
-func (s *Store) commit(ctx context.Context, r, prev *Resource) error {
-	r.Version = 1
-	if prev != nil {
-		r.Version = prev.Version + 1
-	}
-	r.LastUpdated = s.now().UTC().Truncate(time.Microsecond)
-	if prev != nil && !r.LastUpdated.After(prev.LastUpdated) {
-		r.LastUpdated = prev.LastUpdated.Add(time.Microsecond) // keep history ordered under a frozen test clock
-	}
-	if r.Deleted {
-		r.finishTombstone()
-	} else if err := r.finish(s.lookupPatientLocked); err != nil {
-		return err
-	}
-	if s.db != nil {
-		var body []byte
-		if !r.Deleted {
-			body = bytes.Clone(r.Raw)
-		}
-		if _, err := s.db.SQL.ExecContext(ctx, `INSERT INTO fhir_versions (type, id, version, last_updated, deleted, body) VALUES (?, ?, ?, ?, ?, ?)`,
-			r.Type, r.ID, r.Version, r.LastUpdated.UnixNano(), r.Deleted, body); err != nil {
-			return fmt.Errorf("fhirstore: persist %s/%s: %w", r.Type, r.ID, err)
-		}
-	}
-	s.publish(r, prev)
-	return nil
 }
