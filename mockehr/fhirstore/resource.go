@@ -76,14 +76,18 @@ func Parse(typ string, body []byte) (*Resource, error) {
 	if td == nil {
 		return nil, invalidf("resource type %q is not supported", typ)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, invalidf("body is not a JSON object: %v", err)
-	}
-	if dec.More() {
-		return nil, invalidf("body has data after the JSON object")
+	doc, ok := decodeObject(body)
+	if !ok {
+		// The fast decoder refuses anything unusual; encoding/json decides
+		// (and words the error).
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&doc); err != nil {
+			return nil, invalidf("body is not a JSON object: %v", err)
+		}
+		if dec.More() {
+			return nil, invalidf("body has data after the JSON object")
+		}
 	}
 	rt, _ := doc["resourceType"].(string)
 	if rt != typ {
