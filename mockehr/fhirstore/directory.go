@@ -179,7 +179,7 @@ func (s *Store) Patient(_ context.Context, id string) (smart.PersonSummary, erro
 	if err != nil {
 		return smart.PersonSummary{}, err
 	}
-	return s.person(r), nil
+	return s.summary(r), nil
 }
 
 func (s *Store) Practitioner(_ context.Context, id string) (smart.PersonSummary, error) {
@@ -187,7 +187,7 @@ func (s *Store) Practitioner(_ context.Context, id string) (smart.PersonSummary,
 	if err != nil {
 		return smart.PersonSummary{}, err
 	}
-	return s.person(r), nil
+	return s.summary(r), nil
 }
 
 func (s *Store) RelatedPerson(_ context.Context, id string) (smart.PersonSummary, error) {
@@ -195,7 +195,7 @@ func (s *Store) RelatedPerson(_ context.Context, id string) (smart.PersonSummary
 	if err != nil {
 		return smart.PersonSummary{}, err
 	}
-	return s.person(r), nil
+	return s.summary(r), nil
 }
 
 func (s *Store) all(typ string) []*Resource {
@@ -211,15 +211,16 @@ func (s *Store) SearchPatients(_ context.Context, query string, limit int) ([]sm
 		if limit > 0 && len(out) >= limit {
 			break
 		}
-		if query != "" && !patientMatches(r, query) {
+		p := s.summary(r)
+		if query != "" && !patientMatches(r, p, query) {
 			continue
 		}
-		out = append(out, s.person(r))
+		out = append(out, p)
 	}
 	return out, nil
 }
 
-func patientMatches(r *Resource, q string) bool {
+func patientMatches(r *Resource, p smart.PersonSummary, q string) bool {
 	for i := range r.entries {
 		e := &r.entries[i]
 		switch r.param(e).Name {
@@ -229,15 +230,13 @@ func patientMatches(r *Resource, q string) bool {
 			}
 		}
 	}
-	var d personDoc
-	_ = json.Unmarshal(r.Raw, &d)
-	return strings.HasPrefix(d.BirthDate, q) || strings.Contains(strings.ToLower(displayName(d.Name)), q)
+	return strings.HasPrefix(p.BirthDate, q) || strings.Contains(strings.ToLower(p.Name), q)
 }
 
 func (s *Store) Practitioners(context.Context) ([]smart.PersonSummary, error) {
 	var out []smart.PersonSummary
 	for _, r := range s.all("Practitioner") {
-		out = append(out, s.person(r))
+		out = append(out, s.summary(r))
 	}
 	return out, nil
 }
@@ -245,7 +244,7 @@ func (s *Store) Practitioners(context.Context) ([]smart.PersonSummary, error) {
 func (s *Store) RelatedPersons(context.Context) ([]smart.PersonSummary, error) {
 	var out []smart.PersonSummary
 	for _, r := range s.all("RelatedPerson") {
-		out = append(out, s.person(r))
+		out = append(out, s.summary(r))
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/store"
@@ -49,6 +50,11 @@ type Store struct {
 	// slots[seq] is the current version of the resource with that seq
 	// (index posting lists hold seqs, not ids).
 	slots []*Resource
+
+	// gen counts published versions; the directory's summary cache is valid
+	// for one generation (see summaries.go).
+	gen       atomic.Uint64
+	summaries summaryCache
 }
 
 // Open loads the fixtures, then overlays the writes stored in the
@@ -141,6 +147,7 @@ func (r *Resource) finishTombstone() {
 func (s *Store) publish(r, prev *Resource) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen.Add(1)
 	k := rkey{r.Type, r.ID}
 	if prev == nil {
 		prev = s.cur[k]
