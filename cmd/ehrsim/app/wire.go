@@ -150,9 +150,11 @@ func loadFixtures(cfg Config) ([]json.RawMessage, error) {
 			return nil, fmt.Errorf("demo data: %w", err)
 		}
 		resources = def
-		known = knownRefs(def)
 	}
 	if cfg.Fixtures != "" {
+		if resources != nil {
+			known = knownRefs(resources) // only worth decoding when user data may point into it
+		}
 		user, err := fixtures.LoadDirWith(cfg.Fixtures, known)
 		if err != nil {
 			return nil, fmt.Errorf("--fixtures %s: %w", cfg.Fixtures, err)
