@@ -52,7 +52,7 @@ func tokenEndpointGuard(next http.Handler) http.Handler {
 			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded (RFC 6749 §3.2)")
 			return
 		}
-		ew := &errorRewriter{ResponseWriter: w}
+		ew := &errorRewriter{ResponseWriter: w, challenge: challengeFor(r)}
 		next.ServeHTTP(ew, r)
 		if ew.status != 0 && !ew.written {
 			w.WriteHeader(ew.status)
@@ -64,8 +64,22 @@ func tokenEndpointGuard(next http.Handler) http.Handler {
 // so invalid_client can be turned into 401 + WWW-Authenticate.
 type errorRewriter struct {
 	http.ResponseWriter
-	status  int
-	written bool
+	status    int
+	written   bool
+	challenge string
+}
+
+// challengeFor picks the WWW-Authenticate challenge of a 401 invalid_client.
+// RFC 6749 §5.2 asks for the scheme the client used when it authenticated
+// with the Authorization header (Basic). Clients that sent credentials in
+// the body or a client assertion get a Bearer challenge instead: HTTP needs
+// some challenge on a 401, and a Basic one makes browsers pop a password
+// dialog over a same-origin app's fetch.
+func challengeFor(r *http.Request) string {
+	if a := r.Header.Get("Authorization"); len(a) > 6 && strings.EqualFold(a[:6], "basic ") {
+		return `Basic realm="ehrsim", error="invalid_client"`
+	}
+	return `Bearer realm="ehrsim", error="invalid_client"`
 }
 
 func (e *errorRewriter) WriteHeader(code int) {
@@ -74,7 +88,7 @@ func (e *errorRewriter) WriteHeader(code int) {
 		return
 	}
 	if code == http.StatusUnauthorized && e.Header().Get("WWW-Authenticate") == "" {
-		e.Header().Set("WWW-Authenticate", `Basic realm="ehrsim", error="invalid_client"`)
+		e.Header().Set("WWW-Authenticate", e.challenge)
 	}
 	e.written = true
 	e.ResponseWriter.WriteHeader(code)
@@ -85,7 +99,7 @@ func (e *errorRewriter) Write(b []byte) (int, error) {
 		code := e.status
 		if bytes.Contains(b, []byte(`"error":"invalid_client"`)) {
 			code = http.StatusUnauthorized
-			e.Header().Set("WWW-Authenticate", `Basic realm="ehrsim", error="invalid_client"`)
+			e.Header().Set("WWW-Authenticate", e.challenge)
 		}
 		e.written = true
 		e.ResponseWriter.WriteHeader(code)
@@ -106,7 +120,7 @@ func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	if status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
-		h.Set("WWW-Authenticate", `Basic realm="ehrsim", error="`+code+`"`)
+		h.Set("WWW-Authenticate", `Bearer realm="ehrsim", error="`+code+`"`)
 	}
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(oauthError{Error: code, Description: desc})

@@ -30,6 +30,9 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if status, code, desc := s.introspectionCaller(r); status != 0 {
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", strings.Replace(challengeFor(r), "invalid_client", code, 1))
+		}
 		writeOAuthError(w, status, code, desc)
 		return
 	}

@@ -100,13 +100,19 @@ func TestTOK18_BadClientID(t *testing.T) {
 	f, code := h.codeFor("conf", "conf-secret-0123456789abcdef", "patient/*.rs")
 	resp, body := h.tokenPost(codeForm(f, code), "BAD_CLIENT_ID", "secret")
 	wantError(t, resp, body, 401, "invalid_client")
-	if resp.Header.Get("WWW-Authenticate") == "" {
-		t.Error("401 without WWW-Authenticate")
+	// RFC 6749 §5.2: Basic was used, so the challenge is Basic.
+	if got := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Basic ") {
+		t.Errorf("WWW-Authenticate after Basic auth = %q, want a Basic challenge", got)
 	}
 	form := codeForm(f, code)
 	form.Set("client_id", "BAD_CLIENT_ID")
 	resp, body = h.tokenPost(form, "", "")
 	wantError(t, resp, body, 401, "invalid_client")
+	// No Authorization header was sent: a challenge, but not Basic, which
+	// would make a browser prompt for a password over the app.
+	if got := resp.Header.Get("WWW-Authenticate"); got == "" || strings.HasPrefix(got, "Basic") {
+		t.Errorf("WWW-Authenticate without Basic auth = %q, want a non-Basic challenge", got)
+	}
 }
 
 func TestTOK19_WrongSecret(t *testing.T) {
