@@ -262,10 +262,9 @@ func registerClient(t *testing.T, base string, c map[string]any) {
 
 // The simulated EHR's own chooser: a registered app (POST /api/clients
 // with its launch URL) is picked with a patient on /ehr; the EHR mints the
-// launch and runs the app in its iframe.
+// launch and runs the app in its iframe, consent page included.
 func TestFHIRClientLaunchedFromSimulatedEHRChooser(t *testing.T) {
 	t.Parallel()
-	knownBug(t, "POST /ehr mints without skip_consent, and GET /auth/consent answers X-Frame-Options: DENY, so the consent page is refused inside the EHR's iframe and the app never loads")
 	s := startServer(t)
 	app := newSmartApp(t, smartAppConfig{ClientID: "fhirclient-registered", Scope: ehrScope})
 	registerClient(t, s.URL, map[string]any{
@@ -281,6 +280,9 @@ func TestFHIRClientLaunchedFromSimulatedEHRChooser(t *testing.T) {
 	expect(t, page.GetByTestId("ehr-open-chart").Click())
 	expect(t, assert.Locator(page.GetByTestId("ehr-app-name")).ToHaveText("fhirclient test app"))
 	frame := page.FrameLocator(`[data-testid="app-frame"]`).Locator("body")
+	// The app's authorize request brings the consent page into the EHR's
+	// frame: it must be allowed to render there (same origin).
+	expect(t, frame.GetByTestId("consent-allow").Click())
 	waitApp(t, frame, "done")
 	expect(t, assert.Locator(frame.GetByTestId("patient-name")).ToHaveText(text(t, page, "banner-name")))
 	checkServed(t, net, frame, s, app, s.URL+"/fhir", "pat-henry-young")

@@ -30,7 +30,11 @@ func (s *Server) mountPages(mux *http.ServeMux) {
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Frame-Options", "DENY")
+	// The simulated EHR (same origin) frames apps, and an app's authorize
+	// request lands these pages in that frame; any other origin framing
+	// them could clickjack a consent, so only our own origin may.
+	w.Header().Set("Content-Security-Policy", "frame-ancestors 'self'")
+	w.Header().Set("X-Frame-Options", "SAMEORIGIN")
 	w.WriteHeader(status)
 	if err := c.Render(r.Context(), w); err != nil {
 		s.log.ErrorContext(r.Context(), "render", "err", err)

@@ -121,3 +121,22 @@ func TestPromptNoneLoginRequired(t *testing.T) {
 		t.Fatalf("%v", q)
 	}
 }
+
+// The simulated EHR frames apps on our own origin, and an app's authorize
+// request brings these pages into that frame: same-origin framing is
+// allowed, framing by any other origin is not (clickjacking of consent).
+func TestPagesFramableOnlyBySameOrigin(t *testing.T) {
+	h := newTestServer(t)
+	f := h.newFlow("pub", "", h.fhirBase(), "openid", "launch/patient", "patient/*.rs")
+	loc := h.get(f.authURL()).Header.Get("Location")
+	page := h.get(loc)
+	if page.StatusCode != http.StatusOK {
+		t.Fatalf("login page: %d", page.StatusCode)
+	}
+	if got := page.Header.Get("Content-Security-Policy"); got != "frame-ancestors 'self'" {
+		t.Errorf("Content-Security-Policy = %q, want frame-ancestors 'self'", got)
+	}
+	if got := page.Header.Get("X-Frame-Options"); got != "SAMEORIGIN" {
+		t.Errorf("X-Frame-Options = %q, want SAMEORIGIN", got)
+	}
+}
