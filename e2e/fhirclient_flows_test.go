@@ -294,7 +294,6 @@ func TestFHIRClientLaunchedFromSimulatedEHRChooser(t *testing.T) {
 // scope); the refresh token identifies the client.
 func TestFHIRClientRefreshWithLibraryDefaults(t *testing.T) {
 	t.Parallel()
-	knownBug(t, "POST /auth/oauth/token grant_type=refresh_token without client_id answers 400 invalid_request \"client_id or client_assertion must be provided\" (zitadel's parseClientCredentials runs before authz.VerifyClient)")
 	s := startServer(t)
 	app := newSmartApp(t, smartAppConfig{ClientID: "fhirclient-defaults", Scope: ehrScope})
 	res, _ := mint(t, s.URL, launcher.Request{

@@ -118,3 +118,26 @@ func (h *testServer) loginThrough(f *flow, user string) string {
 	q := h.redirectParams(h.postForm(h.base+"/auth/login", form))
 	return q.Get("code")
 }
+
+// REF-01 (public client): SMART App Launch 2.2 §refresh lists only
+// grant_type, refresh_token and scope for public apps, and fhirclient sends
+// just those; the refresh token names the client. A confidential client's
+// refresh token without credentials is still refused.
+func TestREF01_PublicClientRefreshWithoutClientID(t *testing.T) {
+	h := newTestServer(t)
+	f, code := h.codeFor("pub", "", "offline_access", "launch/patient", "patient/*.rs")
+	form := codeForm(f, code)
+	form.Set("client_id", "pub")
+	resp, first := h.tokenPost(form, "", "")
+	if resp.StatusCode != 200 || first["refresh_token"] == nil {
+		t.Fatalf("code exchange: %d %v", resp.StatusCode, first)
+	}
+	resp, body := h.tokenPost(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first["refresh_token"].(string)}}, "", "")
+	if resp.StatusCode != 200 || body["access_token"] == nil || body["patient"] != first["patient"] {
+		t.Fatalf("public refresh without client_id: %d %v", resp.StatusCode, body)
+	}
+
+	conf := refreshable(t, h, "offline_access", "patient/*.rs")
+	resp, body = h.tokenPost(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {conf["refresh_token"].(string)}}, "", "")
+	wantError(t, resp, body, 401, "invalid_client")
+}

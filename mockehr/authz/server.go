@@ -167,7 +167,7 @@ func (s *Server) Issuer() string { return s.issuer }
 // Mount registers every route of the authorization server on mux.
 func (s *Server) Mount(mux *http.ServeMux) {
 	zitadel := http.StripPrefix("/auth", s.opHandler)
-	mux.Handle("/auth/", cors(tokenEndpointGuard(zitadel)))
+	mux.Handle("/auth/", cors(tokenEndpointGuard(s.publicRefreshClient(zitadel))))
 	mux.HandleFunc("GET /auth/authorize", s.handleAuthorize)
 	mux.HandleFunc("POST /auth/authorize", s.handleAuthorize)
 	mux.Handle("/auth/oauth/introspect", cors(http.HandlerFunc(s.handleIntrospect)))
