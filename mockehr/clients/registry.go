@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/store"
@@ -27,12 +28,30 @@ type RegistryOptions struct {
 }
 
 // Registry stores clients in the shared SQLite database (table clients).
-// It is safe for concurrent use. It keeps no cache: every read is one
-// indexed query, so several instances sharing a database always agree.
+// It is safe for concurrent use.
+//
+// Get answers from a small cache for up to cacheTTL: every launch looks its
+// client up several times (mint, authorize, token), and the query was ~9% of
+// a full launch's CPU. Writes through this Registry drop the entry at once;
+// another instance sharing the database sees a change within cacheTTL.
 type Registry struct {
 	db   *store.DB
 	base string
 	now  func() time.Time
+
+	cacheMu sync.Mutex
+	cache   map[string]cachedClient
+}
+
+// cacheTTL bounds how stale a client read by another instance may be.
+const cacheTTL = time.Second
+
+// cacheMax bounds the cache: sandbox mode looks up arbitrary client ids.
+const cacheMax = 1024
+
+type cachedClient struct {
+	c  *Client // nil: not found
+	at time.Time
 }
 
 // migrations are append-only (store.Migrate contract).
@@ -78,14 +97,51 @@ func NewRegistry(ctx context.Context, db *store.DB, opts RegistryOptions) (*Regi
 // BaseURL is the origin the registry expands "{base}" templates with.
 func (r *Registry) BaseURL() string { return r.base }
 
-// Get returns the client with id, or ErrNotFound.
+// Get returns the client with id, or ErrNotFound. The caller owns the
+// returned value.
 func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
+	now := r.now()
+	r.cacheMu.Lock()
+	e, ok := r.cache[id]
+	r.cacheMu.Unlock()
+	if ok && now.Sub(e.at) < cacheTTL && !now.Before(e.at) {
+		if e.c == nil {
+			return nil, ErrNotFound
+		}
+		return e.c.clone(), nil
+	}
 	row := r.db.SQL.QueryRowContext(ctx, `SELECT id, data, secret_hash IS NOT NULL, created_at, updated_at FROM clients WHERE id = ?`, id)
 	c, err := r.scan(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		c, err = nil, ErrNotFound
+	}
+	if err == nil || errors.Is(err, ErrNotFound) {
+		r.cacheMu.Lock()
+		if r.cache == nil || len(r.cache) >= cacheMax {
+			r.cache = map[string]cachedClient{}
+		}
+		r.cache[id] = cachedClient{c: c.clone(), at: now}
+		r.cacheMu.Unlock()
 	}
 	return c, err
+}
+
+// forget drops id from the cache after a write.
+func (r *Registry) forget(id string) {
+	r.cacheMu.Lock()
+	delete(r.cache, id)
+	r.cacheMu.Unlock()
+}
+
+// clone deep-copies c (nil stays nil).
+func (c *Client) clone() *Client {
+	if c == nil {
+		return nil
+	}
+	cp := *c
+	cp.RedirectURIs = append([]string(nil), c.RedirectURIs...)
+	cp.JWKS = append(json.RawMessage(nil), c.JWKS...)
+	return &cp
 }
 
 // List returns every client, ordered by id.
@@ -124,6 +180,7 @@ func (r *Registry) Create(ctx context.Context, c Client, secret string) (*Client
 	}
 	res, err := r.db.SQL.ExecContext(ctx, `INSERT INTO clients (id, data, secret_salt, secret_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
 		c.ID, data, salt, hash, now.Unix(), now.Unix())
+	r.forget(c.ID) // a cached "not found" must not outlive the insert
 	if err != nil {
 		return nil, fmt.Errorf("create client %s: %w", c.ID, err)
 	}
@@ -158,6 +215,7 @@ func (r *Registry) Update(ctx context.Context, c Client, secret *string) (*Clien
 	}
 	res, err := r.db.SQL.ExecContext(ctx, `UPDATE clients SET data = ?, secret_salt = ?, secret_hash = ?, updated_at = ? WHERE id = ?`,
 		data, salt, hash, r.now().UTC().Unix(), c.ID)
+	r.forget(c.ID)
 	if err != nil {
 		return nil, fmt.Errorf("update client %s: %w", c.ID, err)
 	}
@@ -171,6 +229,7 @@ func (r *Registry) Update(ctx context.Context, c Client, secret *string) (*Clien
 // comes back on the next start (seeding fills in absent demo clients).
 func (r *Registry) Delete(ctx context.Context, id string) error {
 	res, err := r.db.SQL.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+	r.forget(id)
 	if err != nil {
 		return fmt.Errorf("delete client %s: %w", id, err)
 	}

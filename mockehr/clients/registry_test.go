@@ -192,3 +192,44 @@ func TestSecretsAreSaltedPerClient(t *testing.T) {
 		t.Fatal("secret stored in clear")
 	}
 }
+
+// Get is cached; a write through the Registry is seen at once, including a
+// create after a cached miss, and callers cannot change the cached value.
+func TestRegistryCacheFollowsWrites(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	reg, err := NewRegistry(ctx, db, RegistryOptions{BaseURL: "http://ehr.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Get(ctx, "cache-me"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("before create: %v", err)
+	}
+	c := Client{ID: "cache-me", Name: "one", Type: TypePublic, RedirectURIs: []string{"https://app.test/cb"}}
+	if _, err := reg.Create(ctx, c, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, err := reg.Get(ctx, "cache-me")
+	if err != nil || got.Name != "one" {
+		t.Fatalf("after create: %v %+v", err, got)
+	}
+	got.RedirectURIs[0] = "https://evil.test/cb" // must not reach the cache
+	c.Name = "two"
+	if _, err := reg.Update(ctx, c, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = reg.Get(ctx, "cache-me")
+	if got.Name != "two" || got.RedirectURIs[0] != "https://app.test/cb" {
+		t.Fatalf("after update: %+v", got)
+	}
+	if err := reg.Delete(ctx, "cache-me"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Get(ctx, "cache-me"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+}
