@@ -266,7 +266,18 @@ type encounterDoc struct {
 	} `json:"location"`
 }
 
+// encounter summarises an Encounter. Published versions are immutable, so
+// the summary is computed once per version and kept on it.
 func (s *Store) encounter(r *Resource) smart.EncounterSummary {
+	if e := r.encSummary.Load(); e != nil {
+		return *e
+	}
+	e := encounterSummary(r)
+	r.encSummary.Store(&e)
+	return e
+}
+
+func encounterSummary(r *Resource) smart.EncounterSummary {
 	var d encounterDoc
 	_ = json.Unmarshal(r.Raw, &d)
 	e := smart.EncounterSummary{ID: r.ID, PatientID: r.Patient, Status: d.Status, Class: d.Class.Code}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,8 +36,10 @@ type Resource struct {
 	text    string  // the entries' strings, concatenated
 	sortKey int64   // value of the type's date param (Lo), for _sort=date
 	display string  // code text, for directory summaries
-	doc     map[string]any
-	body    []byte // the JSON doc was decoded from, until finish
+
+	encSummary atomic.Pointer[smart.EncounterSummary] // memoised Directory summary (Encounters only)
+	doc        map[string]any
+	body       []byte // the JSON doc was decoded from, until finish
 }
 
 // entry is one indexed search value of a resource. It holds no pointers:
