@@ -3,6 +3,7 @@ package loadgen_test
 import (
 	"context"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -60,4 +61,56 @@ func BenchmarkFullEHRLaunch(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "launches/s")
+}
+
+// BenchmarkFullEHRLaunchNoOpenID is the same without openid: no id_token,
+// so no RS256 signature per launch.
+func BenchmarkFullEHRLaunchNoOpenID(b *testing.B) {
+	s := start(b)
+	c := loadgen.NewClient(s.URL, 16, "launch patient/*.rs", "")
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := c.Launch(context.Background()); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "launches/s")
+}
+
+// BenchmarkDiscovery: GET /fhir/.well-known/smart-configuration over loopback
+// HTTP with 16 concurrent clients (DESIGN.md target: ≥ 20,000 req/s).
+func BenchmarkDiscovery(b *testing.B) {
+	s := start(b)
+	benchGET(b, s.URL+"/fhir/.well-known/smart-configuration", "")
+}
+
+func benchGET(b *testing.B, u, bearer string) {
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	client := &http.Client{Transport: tr}
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodGet, u, nil)
+			if bearer != "" {
+				req.Header.Set("Authorization", "Bearer "+bearer)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("%s: %d", u, resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }
