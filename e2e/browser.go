@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -80,48 +79,11 @@ func LaunchOptions() playwright.BrowserTypeLaunchOptions {
 }
 
 func ensureDriver(dir string) error {
-	cli := filepath.Join(dir, "package", "cli.js")
-	if _, err := os.Stat(cli); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "package", "cli.js")); err == nil {
 		return nil
 	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		return errors.New("e2e: npm is not on PATH; install Node.js and npm")
-	}
-	// Unpack into a temporary sibling, then rename: a crash mid-way never
-	// leaves a half-installed driver that looks complete.
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".playwright-core-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	fmt.Fprintf(os.Stderr, "e2e: installing playwright-core@%s into %s\n", PlaywrightCoreVersion, dir)
-	pack := exec.Command("npm", "pack", "--silent", "playwright-core@"+PlaywrightCoreVersion, "--pack-destination", tmp)
-	var out bytes.Buffer
-	pack.Stdout, pack.Stderr = &out, &out
-	if err := pack.Run(); err != nil {
-		return fmt.Errorf("e2e: npm pack playwright-core@%s: %v\n%s", PlaywrightCoreVersion, err, out.String())
-	}
-	tgz := filepath.Join(tmp, strings.TrimSpace(lastLine(out.String())))
-	if _, err := os.Stat(tgz); err != nil {
-		matches, _ := filepath.Glob(filepath.Join(tmp, "playwright-core-*.tgz"))
-		if len(matches) != 1 {
-			return fmt.Errorf("e2e: npm pack left no tarball in %s (output: %s)", tmp, out.String())
-		}
-		tgz = matches[0]
-	}
-	untar := exec.Command("tar", "-xzf", tgz, "-C", tmp)
-	if b, err := untar.CombinedOutput(); err != nil {
-		return fmt.Errorf("e2e: unpack %s: %v\n%s", tgz, err, b)
-	}
-	os.RemoveAll(dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if err := os.Rename(filepath.Join(tmp, "package"), filepath.Join(dir, "package")); err != nil {
-		return fmt.Errorf("e2e: install driver: %w", err)
+	if err := installInto(dir, func(tmp string) error { return packInto(tmp, "playwright-core", PlaywrightCoreVersion) }); err != nil {
+		return fmt.Errorf("e2e: install playwright-core@%s: %w", PlaywrightCoreVersion, err)
 	}
 	return nil
 }
@@ -146,14 +108,6 @@ func ensureChromium() error {
 		return fmt.Errorf("e2e: apt-get installed chromium but %s is missing", ChromiumPath)
 	}
 	return nil
-}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
 }
 
 func tail(b []byte, n int) []byte {

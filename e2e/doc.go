@@ -11,12 +11,25 @@
 //   - Debian's chromium with apt-get when running as root (otherwise the
 //     error names the package to install).
 //
+//   - the real SMART client libraries the suite runs, pinned (npm.go):
+//     fhirclient (SMART's client-js) for browser launches and openid-client
+//     for backend services, the same way.
+//
 // <cache> is $EHRSIM_E2E_CACHE, else the user cache dir.
 //
 // Harness (harness_test.go): one browser per test binary (TestMain); each
-// test calls startServer(t) for an isolated ehrsim started in-process via
-// app.Start on 127.0.0.1:0 with its own data directory, and newPage(t) for
-// a fresh browser context. On failure a test saves a screenshot, the page
+// test calls startServer(t) for an isolated ehrsim started in-process on
+// 127.0.0.1:0 with its own data directory (through the users' test kit,
+// e2e/ehrsimtest, so the suite starts ehrsim exactly as users' tests do),
+// and newPage(t) for a fresh browser context.
+//
+// Suites: site_test.go (pages), ui_*_test.go (launcher, simulated EHR,
+// sample app, every simulated error), fhirclient*_test.go (unmodified
+// fhirclient through every launch flow, cross-origin), robustness_test.go
+// (back button, double submit, lost session, two tabs), backend_clients_test.go
+// (go-jose and openid-client backend services), recipe_test.go (the
+// docs/testing-with-ehrsim.md recipe). e2e/loadgen drives full launches
+// for the load command and benchmarks. On failure a test saves a screenshot, the page
 // HTML and a Playwright trace under e2e/artifacts/<test>/ (git-ignored) and
 // prints the path. Tests locate elements by role, label or data-testid and
 // wait on conditions, never sleep.

@@ -1,18 +1,13 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/ehrsim/ehrsim/cmd/ehrsim/app"
+	"github.com/ehrsim/ehrsim/e2e/ehrsimtest"
 	"github.com/playwright-community/playwright-go"
 )
 
@@ -44,39 +39,20 @@ func runTests(m *testing.M) int {
 	return m.Run()
 }
 
-// server is one isolated ehrsim for one test.
+// server is one isolated ehrsim for one test (the user test kit's server,
+// so the suite starts ehrsim exactly as users' tests do).
 type server struct {
-	*app.Server
-	log *syncBuffer
+	*ehrsimtest.Server
+	URL string // the base URL
 }
 
 // startServer starts an ehrsim in-process on 127.0.0.1:0 with a fresh data
 // directory; extra args are appended to the command line. It stops when the
-// test ends.
+// test ends, printing its log if the test failed.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	log := &syncBuffer{}
-	argv := append([]string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn"}, args...)
-	// The environment is isolated: no EHRSIM_* variable of the developer's leaks in.
-	getenv := func(k string) string {
-		if strings.HasPrefix(k, "EHRSIM_") {
-			return ""
-		}
-		return os.Getenv(k)
-	}
-	s, err := app.Start(context.Background(), argv, getenv, log)
-	if err != nil {
-		t.Fatalf("start ehrsim: %v\n%s", err, log.String())
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-		if t.Failed() {
-			t.Logf("ehrsim log:\n%s", log.String())
-		}
-	})
-	return &server{Server: s, log: log}
+	k := ehrsimtest.Start(t, ehrsimtest.WithArgs(args...))
+	return &server{Server: k, URL: k.Base}
 }
 
 // newPage opens a page in a fresh browser context (own cookies and storage),
@@ -143,22 +119,3 @@ func expect(t *testing.T, err error) {
 }
 
 var assert = playwright.NewPlaywrightAssertions(10000)
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var _ io.Writer = (*syncBuffer)(nil)

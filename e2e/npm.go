@@ -45,16 +45,7 @@ func EnsureFHIRClient() (string, error) {
 	if _, err := os.Stat(bundle); err == nil {
 		return bundle, nil
 	}
-	err = installInto(dir, func(tmp string) error {
-		if _, err := npm(tmp, "pack", "--silent", "fhirclient@"+FHIRClientVersion, "--pack-destination", tmp); err != nil {
-			return err
-		}
-		tgz := filepath.Join(tmp, "fhirclient-"+FHIRClientVersion+".tgz")
-		if b, err := exec.Command("tar", "-xzf", tgz, "-C", tmp).CombinedOutput(); err != nil {
-			return fmt.Errorf("unpack %s: %v\n%s", tgz, err, b)
-		}
-		return os.Remove(tgz)
-	})
+	err = installInto(dir, func(tmp string) error { return packInto(tmp, "fhirclient", FHIRClientVersion) })
 	if err != nil {
 		return "", fmt.Errorf("e2e: install fhirclient@%s: %w", FHIRClientVersion, err)
 	}
@@ -107,6 +98,21 @@ func installInto(dir string, fill func(tmp string) error) error {
 	}
 	os.RemoveAll(dir)
 	return os.Rename(tmp, dir)
+}
+
+// packInto unpacks the npm package name@version into tmp/package (the
+// layout of an npm tarball) with `npm pack`, which downloads only that
+// package: enough for self-contained bundles such as playwright-core and
+// fhirclient's browser build.
+func packInto(tmp, name, version string) error {
+	if _, err := npm(tmp, "pack", "--silent", name+"@"+version, "--pack-destination", tmp); err != nil {
+		return err
+	}
+	tgz := filepath.Join(tmp, name+"-"+version+".tgz")
+	if b, err := exec.Command("tar", "-xzf", tgz, "-C", tmp).CombinedOutput(); err != nil {
+		return fmt.Errorf("unpack %s: %v\n%s", tgz, err, b)
+	}
+	return os.Remove(tgz)
 }
 
 func npm(dir string, args ...string) ([]byte, error) {
