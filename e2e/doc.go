@@ -3,11 +3,13 @@
 //
 // Bootstrap (EnsureBrowser): playwright-go cannot download its driver or
 // browsers here, so the tests install what they need, only when missing:
+//
 //   - the playwright-core npm package at the exact version matching the
 //     pinned playwright-go (v0.5200.1 ↔ 1.52.0), unpacked with `npm pack`
 //     into <cache>/ehrsim/playwright-core-1.52.0/package, which is the
 //     DriverDirectory layout playwright-go expects; node runs it
 //     (PLAYWRIGHT_NODEJS_PATH);
+//
 //   - Debian's chromium with apt-get when running as root (otherwise the
 //     error names the package to install).
 //
