@@ -60,13 +60,15 @@ type Server struct {
 	FHIR    string // Base + "/fhir": the FHIR base and iss of EHR launches
 	Issuer  string // Base + "/auth": the OpenID issuer
 	DataDir string
+	Addr    string // host:port listened on
 
 	// AuthorizeURL and TokenURL come from the server's SMART discovery.
 	AuthorizeURL, TokenURL string
 
 	Clients DemoClients
 
-	app *app.Server
+	app  *app.Server
+	stop sync.Once
 }
 
 // DemoClients are the clients every ehrsim seeds (see mockehr/clients).
@@ -126,24 +128,34 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if err != nil {
 		t.Fatalf("ehrsimtest: start ehrsim: %v\n%s", err, log.String())
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		a.Shutdown(ctx)
-		if t.Failed() {
-			t.Logf("ehrsim log:\n%s", log.String())
-		}
-	})
 	s := &Server{
-		Base: a.URL, FHIR: a.URL + "/fhir", Issuer: a.URL + "/auth", DataDir: dir, app: a,
+		Base: a.URL, FHIR: a.URL + "/fhir", Issuer: a.URL + "/auth", DataDir: a.Config.DataDir, Addr: a.Addr, app: a,
 		Clients: DemoClients{
 			SampleApp: clients.DemoSampleApp, Public: clients.DemoPublic, Confidential: clients.DemoConfidential,
 			Asymmetric: clients.DemoAsymmetric, Backend: clients.DemoBackend, Secret: clients.DemoSecret,
 			BackendScope: clients.DemoBackendScope, PrivateJWKS: clients.DemoPrivateJWKS(),
 		},
 	}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("ehrsim log:\n%s", log.String())
+		}
+	})
 	s.AuthorizeURL, s.TokenURL = s.discover(t, s.FHIR)
 	return s
+}
+
+// Stop shuts the server down gracefully (in-flight requests finish) before
+// the test ends, e.g. to restart one on the same data directory and address
+// (WithArgs("--data-dir", s.DataDir, "--listen", s.Addr)). Calling it again
+// does nothing; the test's cleanup calls it too.
+func (s *Server) Stop() {
+	s.stop.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.app.Shutdown(ctx)
+	})
 }
 
 // discover reads the authorize and token endpoints of a FHIR base.
