@@ -27,9 +27,11 @@
 //   - Access and refresh tokens are opaque 256-bit random handles
 //     (base64url, 43 chars), not JWTs. The in-memory index is a sharded map
 //     keyed by SHA-256 of the handle, so the FHIR hot path (ResolveGrant) is
-//     one hash and one map lookup and never touches the database. Rows in
-//     SQLite (authz_families, authz_tokens; hashes only, never the handle)
-//     make tokens survive a restart: unexpired ones are loaded on start.
+//     one hash and one map lookup for every token issued since start. Rows
+//     in SQLite (authz_families, authz_tokens; hashes only, never the handle)
+//     make tokens survive a restart: a token not in memory is read once by
+//     its hash on first use (start-up does not grow with tokens issued), and
+//     revocations of families not loaded yet are written to disk.
 //     Consequences: small tokens (SCP-07), instant revocation, and a token
 //     endpoint whose cost is one small SQLite transaction plus, only when
 //     openid is granted, one RS256 signature.

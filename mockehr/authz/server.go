@@ -89,9 +89,6 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.tokens = newTokenStore(o.DB, o.Now)
-	if _, err := s.tokens.load(ctx); err != nil {
-		return nil, err
-	}
 	s.storage = newStorage(s)
 	if s.sessions, err = newSessionStore(ctx, o.DB, s.base, o.SessionLifetime); err != nil {
 		return nil, err

@@ -102,6 +102,10 @@ func (ts *tokenStore) lookup(token string) (*tokenEntry, bool) {
 	sh.mu.RLock()
 	e, ok := sh.m[h]
 	sh.mu.RUnlock()
+	if !ok {
+		// Issued before a restart (or by another instance): read it once.
+		e, ok = ts.loadOne(context.Background(), h)
+	}
 	return e, ok
 }
 
@@ -202,8 +206,9 @@ func (ts *tokenStore) revokeFamilyID(ctx context.Context, id string) error {
 	ts.famMu.Lock()
 	fam := ts.families[id]
 	ts.famMu.Unlock()
-	if fam == nil {
-		return nil
+	if fam == nil { // not loaded (tokens load lazily): revoke it on disk
+		_, err := ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET revoked = 1 WHERE id = ?`, id)
+		return err
 	}
 	return ts.revokeFamily(ctx, fam)
 }
@@ -233,54 +238,50 @@ func (ts *tokenStore) revokeSession(ctx context.Context, sessionID string) {
 	for _, f := range fams {
 		ts.revokeFamily(ctx, f)
 	}
+	// Families issued before a restart may not be in memory yet (tokens load
+	// lazily): revoke them on disk so they never load.
+	ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET revoked = 1
+		WHERE revoked = 0 AND json_extract(CAST(data AS TEXT), '$.session_id') = ? AND json_extract(CAST(data AS TEXT), '$.online') = 1`, sessionID)
 }
 
-// load reads the unexpired, unrevoked tokens from the database (on start).
-func (ts *tokenStore) load(ctx context.Context) (int, error) {
-	now := ts.now()
-	rows, err := ts.db.SQL.QueryContext(ctx, `SELECT t.hash, t.kind, t.token_id, t.scope, t.issued_at, t.expires_at, f.id, f.data
+// loadOne reads the token with hash h from the database and keeps it in
+// memory. Tokens are loaded lazily, not at start, so start-up does not grow
+// with the number of tokens issued; a token of a revoked family is never
+// loaded (it stays invalid). A miss costs one indexed query.
+func (ts *tokenStore) loadOne(ctx context.Context, h [32]byte) (*tokenEntry, bool) {
+	var scope, data []byte
+	var kind, id, famID string
+	var iat, exp int64
+	err := ts.db.SQL.QueryRowContext(ctx, `SELECT t.kind, t.token_id, t.scope, t.issued_at, t.expires_at, f.id, f.data
 		FROM authz_tokens t JOIN authz_families f ON f.id = t.family
-		WHERE t.revoked = 0 AND f.revoked = 0 AND t.expires_at > ?`, now.UnixMilli())
+		WHERE t.hash = ? AND t.revoked = 0 AND f.revoked = 0`, h[:]).Scan(&kind, &id, &scope, &iat, &exp, &famID, &data)
 	if err != nil {
-		return 0, fmt.Errorf("authz: load tokens: %w", err)
+		return nil, false
 	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		var hash, scope, data []byte
-		var kind, id, famID string
-		var iat, exp int64
-		if err := rows.Scan(&hash, &kind, &id, &scope, &iat, &exp, &famID, &data); err != nil {
-			return n, err
+	ts.famMu.Lock()
+	fam := ts.families[famID]
+	if fam == nil {
+		fam = new(family)
+		if err := json.Unmarshal(data, fam); err != nil {
+			ts.famMu.Unlock()
+			return nil, false
 		}
-		ts.famMu.Lock()
-		fam := ts.families[famID]
-		if fam == nil {
-			fam = new(family)
-			if err := json.Unmarshal(data, fam); err != nil {
-				ts.famMu.Unlock()
-				return n, fmt.Errorf("authz: family %s: %w", famID, err)
-			}
-			ts.families[famID] = fam
-		}
-		ts.famMu.Unlock()
-		e := &tokenEntry{kind: kind, id: id, fam: fam, issuedAt: time.UnixMilli(iat), expiresAt: time.UnixMilli(exp)}
-		if err := json.Unmarshal(scope, &e.scopes); err != nil {
-			return n, err
-		}
-		if kind == kindAccess {
-			e.grant = &smart.Grant{
-				TokenID: e.id, ClientID: fam.ClientID, Subject: fam.Subject, FHIRUser: fam.FHIRUser,
-				Scopes: e.scopes, Patient: fam.Patient, Encounter: fam.Encounter, Audience: fam.Audience,
-				IssuedAt: e.issuedAt, ExpiresAt: e.expiresAt, SimulateError: fam.SimulateError,
-			}
-		}
-		var h [32]byte
-		copy(h[:], hash)
-		ts.put(h, e)
-		n++
+		ts.families[famID] = fam
 	}
-	return n, rows.Err()
+	ts.famMu.Unlock()
+	e := &tokenEntry{kind: kind, id: id, fam: fam, issuedAt: time.UnixMilli(iat), expiresAt: time.UnixMilli(exp)}
+	if json.Unmarshal(scope, &e.scopes) != nil {
+		return nil, false
+	}
+	if kind == kindAccess {
+		e.grant = &smart.Grant{
+			TokenID: e.id, ClientID: fam.ClientID, Subject: fam.Subject, FHIRUser: fam.FHIRUser,
+			Scopes: e.scopes, Patient: fam.Patient, Encounter: fam.Encounter, Audience: fam.Audience,
+			IssuedAt: e.issuedAt, ExpiresAt: e.expiresAt, SimulateError: fam.SimulateError,
+		}
+	}
+	ts.put(h, e)
+	return e, true
 }
 
 // sweep drops expired tokens and families from memory and disk.
