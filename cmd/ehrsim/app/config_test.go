@@ -173,3 +173,39 @@ func TestBadSMARTTableIsAConfigError(t *testing.T) {
 		t.Fatalf("err = %v, want config errors naming [smart] and the misspelt key", err)
 	}
 }
+
+// --fixtures: user data loads beside the demo set (a launch for a user
+// patient is accepted); a broken bundle stops start-up with a message naming
+// the file and the entry, before anything listens.
+func TestUserFixtures(t *testing.T) {
+	good := t.TempDir()
+	os.WriteFile(filepath.Join(good, "bundle.json"), []byte(`{"resourceType":"Bundle","type":"transaction","entry":[
+		{"fullUrl":"urn:uuid:11111111-1111-1111-1111-111111111111","resource":{"resourceType":"Patient","id":"user-pat","name":[{"family":"Loaded","given":["User"]}],"gender":"female","birthDate":"1990-01-01"}},
+		{"fullUrl":"urn:uuid:22222222-2222-2222-2222-222222222222","resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"urn:uuid:11111111-1111-1111-1111-111111111111"}}}]}`), 0o644)
+	s, err := Start(context.Background(), []string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--fixtures", good}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	resp, err := http.Post(s.URL+"/api/launches", "application/json", strings.NewReader(`{"launch_type":"provider-ehr","patient":"user-pat"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("launch for a user-loaded patient: %d", resp.StatusCode)
+	}
+
+	bad := t.TempDir()
+	os.WriteFile(filepath.Join(bad, "broken.json"), []byte(`{"resourceType":"Bundle","type":"collection","entry":[
+		{"resource":{"resourceType":"Patient","id":"ok"}},
+		{"resource":{"resourceType":"Observation","id":"o1","subject":{"reference":"Patient/missing"}}}]}`), 0o644)
+	var out bytes.Buffer
+	_, err = Start(context.Background(), []string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--fixtures", bad}, env(nil), &out)
+	if err == nil || !strings.Contains(err.Error(), "broken.json") || !strings.Contains(err.Error(), "entry[1]") || !strings.Contains(err.Error(), "Patient/missing") {
+		t.Fatalf("err = %v, want the file, entry[1] and the dangling reference named", err)
+	}
+	if strings.Contains(out.String(), "ready") {
+		t.Fatal("server reported ready with broken fixtures")
+	}
+}
