@@ -101,9 +101,15 @@ func Start(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	logger := newLogger(cfg, stdout)
 	if setDefaultLogger {
-		// Libraries that log through slog's default (zitadel/oidc logs its
-		// routes at start) then honour --log-level and --log-format.
-		slog.SetDefault(logger)
+		// Libraries that log through slog's default then honour --log-level
+		// and --log-format. While wiring it is at least warn: zitadel/oidc
+		// logs each of its routes at info, which buried the startup line.
+		quiet := cfg
+		if lvl := (slog.Level(0)); lvl.UnmarshalText([]byte(cfg.LogLevel)) == nil && lvl < slog.LevelWarn {
+			quiet.LogLevel = "warn"
+		}
+		slog.SetDefault(newLogger(quiet, stdout))
+		defer slog.SetDefault(logger)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
