@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -138,5 +139,61 @@ func TestPagesFramableOnlyBySameOrigin(t *testing.T) {
 	}
 	if got := page.Header.Get("X-Frame-Options"); got != "SAMEORIGIN" {
 		t.Errorf("X-Frame-Options = %q, want SAMEORIGIN", got)
+	}
+}
+
+// REV-08: the user who authorized an app sees its access on the management
+// page and revokes it; its access and refresh tokens stop working at once.
+// A grant id that is not the user's is refused.
+func TestREV08_ManagementPageRevokesAccess(t *testing.T) {
+	h := newTestServer(t)
+	f := h.newFlow("pub", "", h.fhirBase(), "openid", "fhirUser", "launch/patient", "offline_access", "patient/*.rs")
+	loc := h.get(f.authURL()).Header.Get("Location")
+	form := hiddenFields(t, h.get(loc))
+	form.Set("user", "Practitioner/pr-1")
+	loc = h.postForm(h.base+"/auth/login", form).Header.Get("Location")
+	form = hiddenFields(t, h.get(loc))
+	form.Set("patient", "p-1")
+	loc = h.postForm(h.base+"/auth/patient", form).Header.Get("Location")
+	form = hiddenFields(t, h.get(loc))
+	for _, s := range []string{"openid", "fhirUser", "launch/patient", "offline_access", "patient/*.rs"} {
+		form.Add("scope", s)
+	}
+	form.Set("decision", "allow")
+	tok := h.exchange(f, h.redirectParams(h.postForm(h.base+"/auth/consent", form)).Get("code"))
+	if _, err := h.srv.ResolveGrant(context.Background(), tok.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+
+	// Discovery advertises the page (DISC-10, REV-01).
+	if got := h.srv.Endpoints().Management; got != h.base+"/auth/manage" {
+		t.Fatalf("management endpoint = %q", got)
+	}
+	page := body(t, h.get(h.base+"/auth/manage"))
+	grant := regexp.MustCompile(`name="grant" value="([^"]+)"`).FindStringSubmatch(page)
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+	if grant == nil || csrf == nil || !strings.Contains(page, ">pub<") || !strings.Contains(page, "patient/*.rs") {
+		t.Fatalf("manage page does not list the grant:\n%s", page)
+	}
+
+	resp := h.postForm(h.base+"/auth/manage", url.Values{"csrf": {csrf[1]}, "action": {"revoke"}, "grant": {"not-mine"}})
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("revoking a foreign grant: %d", resp.StatusCode)
+	}
+	resp = h.postForm(h.base+"/auth/manage", url.Values{"csrf": {"wrong"}, "action": {"revoke"}, "grant": {grant[1]}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("revoke without the CSRF token: %d", resp.StatusCode)
+	}
+	resp = h.postForm(h.base+"/auth/manage", url.Values{"csrf": {csrf[1]}, "action": {"revoke"}, "grant": {grant[1]}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+	if _, err := h.srv.ResolveGrant(context.Background(), tok.AccessToken); err == nil {
+		t.Error("access token still resolves after revocation on the management page")
+	}
+	resp, body2 := h.tokenPost(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {"pub"}}, "", "")
+	wantError(t, resp, body2, 400, "invalid_grant")
+	if page := body(t, h.get(h.base+"/auth/manage")); !strings.Contains(page, `data-testid="manage-empty"`) {
+		t.Errorf("grant still listed after revocation:\n%s", page)
 	}
 }

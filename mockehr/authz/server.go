@@ -129,6 +129,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		Introspection: s.issuer + "/oauth/introspect",
 		Revocation:    s.issuer + "/revoke",
 		Registration:  s.issuer + "/register",
+		Management:    s.issuer + "/manage",
 		UserInfo:      s.issuer + "/userinfo",
 		JWKS:          s.issuer + "/keys",
 		EndSession:    s.issuer + "/end_session",
@@ -169,6 +170,7 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /auth/authorize", s.handleAuthorize)
 	mux.Handle("/auth/oauth/introspect", cors(http.HandlerFunc(s.handleIntrospect)))
 	mux.HandleFunc("/auth/end_session", s.handleEndSession)
+	s.mountManage(mux)
 	mux.Handle("GET /fhir/.well-known/smart-configuration", cors(http.HandlerFunc(s.handleSmartConfig)))
 	mux.Handle("GET /sim/{scenario}/fhir/.well-known/smart-configuration", cors(http.HandlerFunc(s.handleSmartConfig)))
 	mux.Handle("OPTIONS /fhir/.well-known/smart-configuration", cors(http.NotFoundHandler()))

@@ -86,3 +86,23 @@ type ConsentView struct {
 	PatientName string
 	Scopes      []ScopeItem
 }
+
+// GrantRow is one app's active access on the manage page.
+type GrantRow struct {
+	ID      string // token family id (the revoke form's value)
+	Client  string
+	Scopes  string
+	Patient string
+	Expires string
+}
+
+// ManageView is the patient/user access-management page (SMART
+// management_endpoint): sign in, see which apps hold access, revoke it.
+type ManageView struct {
+	CSRF   string
+	Action string
+	User   string // display name of the signed-in user; empty: not signed in
+	People []Person
+	Grants []GrantRow
+	Notice string
+}
