@@ -47,6 +47,18 @@ const maxChooserPatients = 25
 
 func (h *Handler) launcherGet(w http.ResponseWriter, r *http.Request) {
 	f := parseLaunchForm(r.URL.Query(), h.base())
+	if len(r.URL.Query()) == 0 {
+		// A first visit is a ready EHR launch: the clinician is signed in to
+		// the EHR with a patient's chart open, so "Create launch" then
+		// "Launch" runs the sample app for that patient. Any query string
+		// (a bookmark, an edit) says exactly what it wants instead.
+		f.SkipLogin = true
+		if h.Directory != nil {
+			if ps, err := h.Directory.SearchPatients(r.Context(), "", 1); err == nil && len(ps) == 1 {
+				f.Patient = ps[0].ID
+			}
+		}
+	}
 	if r.URL.Query().Get("mint") == "1" {
 		h.mint(w, r, f)
 		return

@@ -262,3 +262,20 @@ func TestLauncherPreviewAndEncounterFragment(t *testing.T) {
 	mustContain(t, frag, `<option value="enc-1">Office visit`, `<option value="enc-2" selected>`, `<option value="NONE">`)
 	mustNotContain(t, frag, "enc-3", "<html")
 }
+
+// A first visit (no query) is a ready EHR launch: a patient's chart is open
+// and the clinician is signed in, so a newcomer's Create launch → Launch runs
+// the sample app. Any query string says exactly what it wants instead.
+func TestLauncherFirstVisitIsAReadyEHRLaunch(t *testing.T) {
+	tu := newTestUI(t)
+	_, _, body := tu.get(t, "/")
+	mustContain(t, body,
+		`value="p1" checked data-testid="patient-p1"`,
+		`name="skip_login" value="1" checked data-testid="skip-login"`,
+	)
+	_, _, body = tu.get(t, "/?launch_type=provider-ehr")
+	mustContain(t, body, `value="" checked data-testid="patient-none"`)
+	if strings.Contains(body, `value="1" checked data-testid="skip-login"`) {
+		t.Error("skip login ticked although the query string does not ask for it")
+	}
+}
