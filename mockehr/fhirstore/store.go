@@ -18,7 +18,6 @@ import (
 // Errors of reads and writes.
 var (
 	ErrNotFound = errors.New("resource not found")
-	ErrGone     = errors.New("resource deleted")
 	// ErrConflict: If-Match named a version that is not the current one.
 	ErrConflict = errors.New("version conflict")
 )

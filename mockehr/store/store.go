@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -138,9 +137,4 @@ func (d *DB) SetSecret(ctx context.Context, name string, value []byte) error {
 	}
 	d.secrets[name] = value
 	return nil
-}
-
-// IsBusy reports whether err is SQLite's "database is locked/busy".
-func IsBusy(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked"))
 }
