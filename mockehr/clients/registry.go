@@ -41,6 +41,8 @@ type Registry struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedClient
+
+	launchPrune launchPrune
 }
 
 // cacheTTL bounds how stale a client read by another instance may be.
@@ -86,6 +88,9 @@ func NewRegistry(ctx context.Context, db *store.DB, opts RegistryOptions) (*Regi
 		r.now = time.Now
 	}
 	if err := db.Migrate(ctx, "clients", migrations); err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, "launch_clients", launchMigrations); err != nil {
 		return nil, err
 	}
 	if err := r.seedDemo(ctx); err != nil {

@@ -1,0 +1,158 @@
+package clients
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Launch-defined clients (sandbox mode). A launch whose client section names
+// an unregistered client_id defines a client for as long as that launch
+// lives; so does an unregistered client_id that completes an authorization
+// in sandbox mode (a public client). The authorization server extends the
+// record while tokens issued to the client live. Such a client is a real
+// client at every endpoint: the token and revocation endpoints authenticate
+// it by its own rules even when the request names no live grant (a replayed
+// or unknown code, a random refresh token), so those requests get the
+// grant's error (invalid_grant) and not invalid_client.
+//
+// One client_id may be defined by several launches with different rules;
+// each distinct definition is one row (keyed by a hash of the definition),
+// and a caller authenticates against any live one. The newest comes first.
+
+// launchMigrations are the table of launch-defined clients (owner
+// "launch_clients"; append only). secret_salt/secret_hash hold a
+// confidential-symmetric client's secret exactly as registered secrets are
+// held (HMAC-SHA256 with a per-row salt).
+var launchMigrations = []string{
+	`CREATE TABLE IF NOT EXISTS launch_clients (
+		id TEXT NOT NULL,
+		def_hash BLOB NOT NULL,
+		data TEXT NOT NULL,
+		secret_salt BLOB,
+		secret_hash BLOB,
+		updated_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL,
+		PRIMARY KEY (id, def_hash)
+	)`,
+	`CREATE INDEX IF NOT EXISTS launch_clients_expiry ON launch_clients (expires_at)`,
+}
+
+// LaunchDefined is one live definition of a launch-defined client.
+type LaunchDefined struct {
+	Client
+	ExpiresAt time.Time
+
+	salt, hash []byte
+}
+
+// CheckSecret reports whether secret is this definition's secret (constant
+// time); false when the definition has none.
+func (d *LaunchDefined) CheckSecret(secret string) bool {
+	if len(d.salt) == 0 || len(d.hash) != sha256.Size || secret == "" {
+		return false
+	}
+	return hmac.Equal(hashSecret(d.salt, secret), d.hash)
+}
+
+// launchPrune spaces out the deletion of expired definitions.
+type launchPrune struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+// DefineLaunchClient records (or keeps alive until at least until) the
+// launch-defined client c with its secret ("" for none). A definition equal
+// to a recorded one only extends that row.
+func (r *Registry) DefineLaunchClient(ctx context.Context, c Client, secret string, until time.Time) error {
+	if c.ID == "" {
+		return errors.New("clients: a launch-defined client needs an id")
+	}
+	switch c.Type {
+	case TypePublic, TypeSymmetric, TypeAsymmetric, TypeBackend:
+	default:
+		return fmt.Errorf("clients: unknown client type %q", c.Type)
+	}
+	if (c.Type == TypeSymmetric) != (secret != "") {
+		return fmt.Errorf("clients: a %s client %s a secret", c.Type, map[bool]string{true: "needs", false: "has no"}[c.Type == TypeSymmetric])
+	}
+	data, err := r.encode(c)
+	if err != nil {
+		return err
+	}
+	sh := sha256.Sum256([]byte(secret))
+	def := sha256.Sum256(append(append([]byte(data), 0), sh[:]...))
+	var salt, hash []byte
+	if secret != "" {
+		salt = make([]byte, 16)
+		if _, err := rand.Read(salt); err != nil {
+			return err
+		}
+		hash = hashSecret(salt, secret)
+	}
+	now := r.now()
+	if _, err := r.db.SQL.ExecContext(ctx, `INSERT INTO launch_clients (id, def_hash, data, secret_salt, secret_hash, updated_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id, def_hash) DO UPDATE SET updated_at = excluded.updated_at, expires_at = max(expires_at, excluded.expires_at)`,
+		c.ID, def[:], data, salt, hash, now.UnixMilli(), until.Unix()); err != nil {
+		return fmt.Errorf("clients: define launch client %s: %w", c.ID, err)
+	}
+	r.pruneLaunchClients(ctx, now)
+	return nil
+}
+
+// ExtendLaunchClient keeps every live definition of id alive until at least
+// until (tokens issued to it live that long). Unknown ids are a no-op.
+func (r *Registry) ExtendLaunchClient(ctx context.Context, id string, until time.Time) error {
+	// Only live rows: an expired definition stays dead.
+	_, err := r.db.SQL.ExecContext(ctx, `UPDATE launch_clients SET expires_at = ? WHERE id = ? AND expires_at < ? AND expires_at > ?`,
+		until.Unix(), id, until.Unix(), r.now().Unix())
+	return err
+}
+
+// LaunchClients returns the live definitions of id, newest first; none for
+// an id no launch defined (or whose launches and tokens have all expired).
+func (r *Registry) LaunchClients(ctx context.Context, id string) ([]LaunchDefined, error) {
+	rows, err := r.db.SQL.QueryContext(ctx, `SELECT data, secret_salt, secret_hash, expires_at FROM launch_clients
+		WHERE id = ? AND expires_at > ? ORDER BY updated_at DESC LIMIT 64`, id, r.now().Unix())
+	if err != nil {
+		return nil, fmt.Errorf("clients: launch clients of %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []LaunchDefined
+	for rows.Next() {
+		var data string
+		var exp int64
+		var d LaunchDefined
+		if err := rows.Scan(&data, &d.salt, &d.hash, &exp); err != nil {
+			return nil, err
+		}
+		var s storedClient
+		if err := json.Unmarshal([]byte(data), &s); err != nil {
+			return nil, fmt.Errorf("clients: decode launch client %s: %w", id, err)
+		}
+		d.Client = *r.decode(id, s, len(d.hash) > 0, 0, 0)
+		d.ExpiresAt = time.Unix(exp, 0).UTC()
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// pruneLaunchClients deletes expired definitions, at most once a minute.
+func (r *Registry) pruneLaunchClients(ctx context.Context, now time.Time) {
+	r.launchPrune.mu.Lock()
+	if now.Sub(r.launchPrune.last) < time.Minute {
+		r.launchPrune.mu.Unlock()
+		return
+	}
+	r.launchPrune.last = now
+	r.launchPrune.mu.Unlock()
+	// A failed prune is retried a minute later; expired rows are never read.
+	r.db.SQL.ExecContext(ctx, `DELETE FROM launch_clients WHERE expires_at <= ?`, now.Unix())
+}
