@@ -5,12 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-)
 
-// PKCE modes of client.pkce. "plain" is refused everywhere (DESIGN.md).
-const (
-	PKCERequired = "required"
-	PKCEOptional = "optional"
+	"github.com/ehrsim/ehrsim/mockehr/clients"
 )
 
 // client validates the client section. Three cases (DESIGN.md contract):
@@ -59,6 +55,7 @@ func (s *Service) client(ctx context.Context, req Request, l *Launch) error {
 		if err := adHocClient(&c, l.Type); err != nil {
 			return err
 		}
+		l.adhoc = true
 	}
 
 	for _, u := range c.RedirectURIs {
@@ -77,7 +74,7 @@ func (s *Service) client(ctx context.Context, req Request, l *Launch) error {
 		return err
 	}
 	switch c.PKCE {
-	case "", PKCERequired, PKCEOptional:
+	case "", clients.PKCERequired, clients.PKCEOptional:
 	case "plain":
 		return fieldErr("client.pkce", "plain PKCE is refused in every mode; S256 only (use required or optional)")
 	default:
@@ -105,21 +102,21 @@ func registeredCredField(c Client) string {
 // adHocClient checks and completes an ad-hoc client definition.
 func adHocClient(c *Client, t LaunchType) error {
 	if c.ClientType == "" {
-		c.ClientType = ClientPublic
+		c.ClientType = clients.TypePublic
 		if t == BackendService {
-			c.ClientType = ClientConfidentialAsymmetric
+			c.ClientType = clients.TypeAsymmetric
 		}
 	}
 	hasJWKS := len(c.JWKS) > 0
 	switch c.ClientType {
-	case ClientPublic:
+	case clients.TypePublic:
 		if t == BackendService {
 			return fieldErr("client.client_type", "backend services authenticate with private_key_jwt: confidential-asymmetric")
 		}
 		if c.ClientSecret != "" || c.JWKSURL != "" || hasJWKS {
 			return fieldErr(publicCredField(*c), "a public client has no credentials")
 		}
-	case ClientConfidentialSymmetric:
+	case clients.TypeSymmetric:
 		if t == BackendService {
 			return fieldErr("client.client_type", "backend services authenticate with private_key_jwt: confidential-asymmetric")
 		}
@@ -129,7 +126,7 @@ func adHocClient(c *Client, t LaunchType) error {
 		if c.JWKSURL != "" || hasJWKS {
 			return fieldErr(publicCredField(Client{JWKSURL: c.JWKSURL, JWKS: c.JWKS}), "a confidential-symmetric client authenticates with its secret, not keys")
 		}
-	case ClientConfidentialAsymmetric:
+	case clients.TypeAsymmetric:
 		if c.ClientSecret != "" {
 			return fieldErr("client.client_secret", "a confidential-asymmetric client authenticates with private_key_jwt, not a secret")
 		}
@@ -151,7 +148,7 @@ func adHocClient(c *Client, t LaunchType) error {
 		return fieldErr("client.client_type", "unknown client type %q: public, confidential-symmetric or confidential-asymmetric", c.ClientType)
 	}
 	if c.PKCE == "" && t != BackendService {
-		c.PKCE = PKCERequired
+		c.PKCE = clients.PKCERequired
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ehrsim/ehrsim/mockehr/clients"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 	"github.com/ehrsim/ehrsim/mockehr/store"
 )
@@ -83,10 +84,45 @@ func (fakeDir) ResourceExists(_ context.Context, ref string) bool {
 	return fakeResources[ref]
 }
 
-// fakeClients registers sample-app and reg-app.
-type fakeClients map[string]bool
+// fakeClients registers the ids given to newFakeClients and records the
+// clients launches define.
+type fakeClients struct {
+	registered map[string]bool
 
-func (f fakeClients) ClientExists(_ context.Context, id string) (bool, error) { return f[id], nil }
+	mu      sync.Mutex
+	defined []definedClient
+}
+
+type definedClient struct {
+	client clients.Client
+	secret string
+	until  time.Time
+}
+
+func newFakeClients(ids ...string) *fakeClients {
+	f := &fakeClients{registered: map[string]bool{}}
+	for _, id := range ids {
+		f.registered[id] = true
+	}
+	return f
+}
+
+func (f *fakeClients) ClientExists(_ context.Context, id string) (bool, error) {
+	return f.registered[id], nil
+}
+
+func (f *fakeClients) DefineLaunchClient(_ context.Context, c clients.Client, secret string, until time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.defined = append(f.defined, definedClient{c, secret, until})
+	return nil
+}
+
+func (f *fakeClients) definitions() []definedClient {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]definedClient(nil), f.defined...)
+}
 
 // clock is an injectable clock tests move forward.
 type clock struct {
@@ -100,12 +136,13 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.U
 const testBase = "http://ehr.test:8080"
 
 type env struct {
-	t     *testing.T
-	dir   string
-	db    *store.DB
-	svc   *Service
-	clock *clock
-	srv   *httptest.Server
+	t       *testing.T
+	clients *fakeClients
+	dir     string
+	db      *store.DB
+	svc     *Service
+	clock   *clock
+	srv     *httptest.Server
 }
 
 // newEnv opens a store in a temp data dir (or dir, when given) and serves
@@ -122,9 +159,10 @@ func newEnv(t testing.TB, dir string) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	ck := &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	fc := newFakeClients("sample-app", "reg-app")
 	svc, err := New(ctx, Options{
 		BaseURL: testBase + "/", Now: ck.Now, DB: db, Directory: fakeDir{},
-		Clients: fakeClients{"sample-app": true, "reg-app": true},
+		Clients: fc,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +171,7 @@ func newEnv(t testing.TB, dir string) *env {
 	svc.Mount(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	e := &env{dir: dir, db: db, svc: svc, clock: ck, srv: srv}
+	e := &env{dir: dir, db: db, svc: svc, clock: ck, srv: srv, clients: fc}
 	if tt, ok := t.(*testing.T); ok {
 		e.t = tt
 	}

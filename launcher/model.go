@@ -3,6 +3,8 @@ package launcher
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/ehrsim/ehrsim/mockehr/clients"
 )
 
 // LaunchType names a SMART launch flow (DESIGN.md launch API contract).
@@ -25,13 +27,6 @@ func (t LaunchType) IsEHR() bool { return t == ProviderEHR || t == PatientPortal
 // IsProvider reports whether the user is a practitioner.
 func (t LaunchType) IsProvider() bool { return t == ProviderEHR || t == ProviderStandalone }
 
-// Client types (DESIGN.md client.client_type).
-const (
-	ClientPublic                 = "public"
-	ClientConfidentialSymmetric  = "confidential-symmetric"
-	ClientConfidentialAsymmetric = "confidential-asymmetric"
-)
-
 // Client is a launch's client section: for an unregistered client_id it
 // defines an ad-hoc client for this launch only (sandbox mode); for a
 // registered one it may only narrow the registered rules.
@@ -44,6 +39,25 @@ type Client struct {
 	JWKSURL      string          `json:"jwks_url,omitempty"`
 	JWKS         json.RawMessage `json:"jwks,omitempty"` // {"keys":[...]}
 	PKCE         string          `json:"pkce,omitempty"` // required (default) | optional
+}
+
+// Definition is the client this section defines for a launch of type t when
+// its client_id is not registered (sandbox mode). The secret is not part of
+// it (see ClientSecret). A backend launch's confidential-asymmetric client is
+// a backend-service client: client_credentials only.
+func (c *Client) Definition(t LaunchType) clients.Client {
+	d := clients.Client{
+		ID: c.ClientID, Type: c.ClientType, Scope: c.Scope, JWKSURL: c.JWKSURL, PKCE: c.PKCE,
+		RedirectURIs: append([]string(nil), c.RedirectURIs...),
+		JWKS:         append(json.RawMessage(nil), c.JWKS...),
+	}
+	if d.Type == "" {
+		d.Type = clients.TypePublic
+	}
+	if t == BackendService && d.Type != clients.TypeSymmetric {
+		d.Type = clients.TypeBackend
+	}
+	return d
 }
 
 // FHIRContextItem is one SMART 2.2 fhirContext object.
@@ -86,6 +100,9 @@ type Launch struct {
 	// as or opened from (never serialised), so FHIRBase and the API answer
 	// with the exact strings the app was given.
 	code, scenario string
+	// adhoc: Client defines a launch-defined client (its id is not
+	// registered); set by validation, not serialised.
+	adhoc bool
 }
 
 // Patient returns the single patient in context, or "" when the launch has

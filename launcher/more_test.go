@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ehrsim/ehrsim/mockehr/clients"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
@@ -114,7 +115,7 @@ func TestBackendLaunch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Client.ClientType != ClientConfidentialAsymmetric || l.Client.PKCE != "" || string(l.Client.JWKS) != jwks ||
+	if l.Client.ClientType != clients.TypeAsymmetric || l.Client.PKCE != "" || string(l.Client.JWKS) != jwks ||
 		l.Practitioner != "" || l.Encounter != "" || l.NeedPatientBanner != nil || l.SmartStyleURL != "" || l.AppLaunchURL != "" {
 		t.Fatalf("backend launch %+v", l)
 	}

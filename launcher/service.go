@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ehrsim/ehrsim/mockehr/clients"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 	"github.com/ehrsim/ehrsim/mockehr/store"
 )
@@ -29,9 +30,15 @@ var (
 // launches.
 const SealSecretName = "launch-seal-v1"
 
-// ClientLookup tells registered clients from ad-hoc (sandbox) ones.
+// ClientLookup tells registered clients from ad-hoc (sandbox) ones, and
+// keeps the clients launches define: a launch whose client section names an
+// unregistered client_id defines that client (type, redirect URIs, scopes,
+// secret or keys) for as long as the launch lives, so the authorization
+// server knows it at every endpoint, not only where a grant names it.
+// *clients.Registry implements it.
 type ClientLookup interface {
 	ClientExists(ctx context.Context, id string) (bool, error)
+	DefineLaunchClient(ctx context.Context, c clients.Client, secret string, until time.Time) error
 }
 
 // Options configure a Service.
@@ -114,6 +121,8 @@ func (s *Service) Mint(ctx context.Context, req Request) (*Result, *Launch, erro
 	if err != nil {
 		return nil, nil, err
 	}
+	adhoc := l.adhoc
+	l.adhoc = false // a minted launch equals the one its code opens to
 	var idb [16]byte
 	if _, err := io.ReadFull(s.rand, idb[:]); err != nil {
 		return nil, nil, fmt.Errorf("launcher: launch id: %w", err)
@@ -136,6 +145,11 @@ func (s *Service) Mint(ctx context.Context, req Request) (*Result, *Launch, erro
 	}
 	if err := s.record(ctx, l, sealed); err != nil {
 		return nil, nil, err
+	}
+	if adhoc && s.clients != nil {
+		if err := s.clients.DefineLaunchClient(ctx, l.Client.Definition(l.Type), l.Client.ClientSecret, l.ExpiresAt); err != nil {
+			return nil, nil, fmt.Errorf("launcher: define client %s: %w", l.Client.ClientID, err)
+		}
 	}
 	return s.result(l), l, nil
 }

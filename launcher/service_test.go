@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ehrsim/ehrsim/mockehr/clients"
 )
 
 var ctx = context.Background()
@@ -36,9 +38,9 @@ func fullRequest() Request {
 		SkipLogin:         true,
 		SkipConsent:       true,
 		Client: Client{
-			ClientID: "my-app", ClientType: ClientConfidentialSymmetric, ClientSecret: "s3cr3t-value-xyz",
+			ClientID: "my-app", ClientType: clients.TypeSymmetric, ClientSecret: "s3cr3t-value-xyz",
 			RedirectURIs: []string{"https://app.example/cb", "http://localhost:3000/cb"},
-			Scope:        "launch openid fhirUser patient/*.rs", PKCE: PKCEOptional,
+			Scope:        "launch openid fhirUser patient/*.rs", PKCE: clients.PKCEOptional,
 		},
 		SimulateError:        "token_invalid_scope",
 		AppLaunchURL:         "https://app.example/launch?x=1&y=a%20b",
@@ -290,6 +292,52 @@ func TestEHR09_LaunchOnceConsumedOnce(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		if err := e.svc.Consume(ctx, r); err != nil {
 			t.Fatalf("reusable Consume %d: %v", i, err)
+		}
+	}
+}
+
+// A launch whose client section names an unregistered client_id defines
+// that client for as long as the launch lives (sandbox mode), so the
+// authorization server knows it at every endpoint.
+func TestMintDefinesLaunchClients(t *testing.T) {
+	e := newEnv(t, "")
+	if _, _, err := e.svc.Mint(ctx, fullRequest()); err != nil {
+		t.Fatal(err)
+	}
+	backend := Request{LaunchType: "backend-service", Client: Client{ClientID: "my-backend", JWKSURL: "https://app.example/jwks.json", Scope: "system/*.rs"}}
+	if _, _, err := e.svc.Mint(ctx, backend); err != nil {
+		t.Fatal(err)
+	}
+	// Registered or defaulted clients define nothing.
+	for _, req := range []Request{
+		{LaunchType: "provider-ehr", Patient: "pt-1"},
+		{LaunchType: "provider-ehr", Patient: "pt-1", Client: Client{ClientID: "reg-app", Scope: "launch"}},
+		{LaunchType: "patient-standalone"},
+	} {
+		if _, _, err := e.svc.Mint(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := e.clients.definitions()
+	until := e.clock.Now().Add(24 * time.Hour)
+	want := []definedClient{
+		{clients.Client{ID: "my-app", Type: clients.TypeSymmetric, RedirectURIs: []string{"https://app.example/cb", "http://localhost:3000/cb"},
+			Scope: "launch openid fhirUser patient/*.rs", PKCE: clients.PKCEOptional, JWKS: json.RawMessage{}}, "s3cr3t-value-xyz", until},
+		{clients.Client{ID: "my-backend", Type: clients.TypeBackend, JWKSURL: "https://app.example/jwks.json", Scope: "system/*.rs", JWKS: json.RawMessage{}}, "", until},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("defined %d clients, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if len(g.client.RedirectURIs) == 0 {
+			g.client.RedirectURIs = nil
+		}
+		if len(g.client.JWKS) == 0 {
+			g.client.JWKS = json.RawMessage{}
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("definition %d:\n got %+v\nwant %+v", i, g, w)
 		}
 	}
 }

@@ -119,17 +119,6 @@ func (d *fakeDir) Allergies(_ context.Context, pid string) ([]string, error) {
 	return a, nil
 }
 
-// registryLookup adapts the real registry to launcher.ClientLookup.
-type registryLookup struct{ r *clients.Registry }
-
-func (l registryLookup) ClientExists(ctx context.Context, id string) (bool, error) {
-	_, err := l.r.Get(ctx, id)
-	if errors.Is(err, clients.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // testUI is a ui.Handler over the real launcher service and client
 // registry (on a temporary database) and a fake directory.
 type testUI struct {
@@ -159,7 +148,7 @@ func newTestUI(t *testing.T) *testUI {
 	if tu.registry, err = clients.NewRegistry(ctx, db, clients.RegistryOptions{BaseURL: tu.base, Now: clock}); err != nil {
 		t.Fatal(err)
 	}
-	if tu.launches, err = launcher.New(ctx, launcher.Options{BaseURL: tu.base, DB: db, Directory: tu.dir, Clients: registryLookup{tu.registry}, Now: clock}); err != nil {
+	if tu.launches, err = launcher.New(ctx, launcher.Options{BaseURL: tu.base, DB: db, Directory: tu.dir, Clients: tu.registry, Now: clock}); err != nil {
 		t.Fatal(err)
 	}
 	h := &Handler{BaseURL: tu.base, Launches: tu.launches, Directory: tu.dir, Clients: tu.registry, Now: clock}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/ehrsim/ehrsim/launcher"
+	"github.com/ehrsim/ehrsim/mockehr/clients"
 )
 
 var launchTypeLabels = map[launcher.LaunchType]string{
@@ -24,9 +25,9 @@ func launchTypeLabel(t launcher.LaunchType) string {
 
 var clientTypeOptions = []Option{
 	{"", "Default (registration, or public for ad-hoc)"},
-	{launcher.ClientPublic, "public"},
-	{launcher.ClientConfidentialSymmetric, "confidential-symmetric (client secret)"},
-	{launcher.ClientConfidentialAsymmetric, "confidential-asymmetric (private_key_jwt)"},
+	{clients.TypePublic, "public"},
+	{clients.TypeSymmetric, "confidential-symmetric (client secret)"},
+	{clients.TypeAsymmetric, "confidential-asymmetric (private_key_jwt)"},
 }
 
 // contextRows is the editor's rows: the form's, plus one blank to fill in

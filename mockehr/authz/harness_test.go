@@ -3,7 +3,6 @@ package authz
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -111,16 +110,6 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-type registryLookup struct{ r *clients.Registry }
-
-func (l registryLookup) ClientExists(ctx context.Context, id string) (bool, error) {
-	_, err := l.r.Get(ctx, id)
-	if errors.Is(err, clients.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // testServer is one ehrsim authorization server on httptest, with the real
 // launcher, client registry and assertion verifier.
 type testServer struct {
@@ -164,7 +153,7 @@ func newTestServerSerial(t testing.TB, opts ...serverOpt) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.launches, err = launcher.New(ctx, launcher.Options{BaseURL: h.base, DB: db, Directory: fakeDir{}, Clients: registryLookup{h.reg}, Now: h.clock.Now})
+	h.launches, err = launcher.New(ctx, launcher.Options{BaseURL: h.base, DB: db, Directory: fakeDir{}, Clients: h.reg, Now: h.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

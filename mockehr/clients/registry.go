@@ -131,6 +131,16 @@ func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
 	return c, err
 }
 
+// ClientExists reports whether id is a registered client (launch-defined
+// clients are not registered).
+func (r *Registry) ClientExists(ctx context.Context, id string) (bool, error) {
+	_, err := r.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // forget drops id from the cache after a write.
 func (r *Registry) forget(id string) {
 	r.cacheMu.Lock()

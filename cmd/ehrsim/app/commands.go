@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"os"
 
@@ -10,7 +9,6 @@ import (
 	"github.com/ehrsim/ehrsim/e2e/loadgen"
 	"github.com/ehrsim/ehrsim/fixtures"
 	"github.com/ehrsim/ehrsim/mockehr/authz"
-	"github.com/ehrsim/ehrsim/mockehr/clients"
 	"github.com/ehrsim/ehrsim/mockehr/store"
 	"io"
 	"net/http"
@@ -83,8 +81,6 @@ func keysCommand(ctx context.Context, args []string, getenv func(string) string,
 	fmt.Fprintf(stdout, "rotated the signing key in %s; restart running servers to sign with it\n", cfg.DataDir)
 	return nil
 }
-
-func errorsIsNotFound(err error) bool { return errors.Is(err, clients.ErrNotFound) }
 
 // loadCommand drives full EHR launches against a running ehrsim and prints
 // the rate (DESIGN.md target: ≥ 1,000/s across 16 clients on 2 cores).

@@ -51,7 +51,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		return fmt.Errorf("client registry: %w", err)
 	}
 	launches, err := launcher.New(ctx, launcher.Options{
-		BaseURL: s.URL, DB: db, Directory: data, Clients: registryLookup{registry},
+		BaseURL: s.URL, DB: db, Directory: data, Clients: registry,
 	})
 	if err != nil {
 		return fmt.Errorf("launcher: %w", err)
@@ -174,21 +174,6 @@ func knownRefs(set []json.RawMessage) func(string) bool {
 		}
 	}
 	return func(ref string) bool { return refs[ref] }
-}
-
-// registryLookup adapts the client registry to the launcher's ClientLookup.
-type registryLookup struct{ r *clients.Registry }
-
-func (l registryLookup) ClientExists(ctx context.Context, id string) (bool, error) {
-	_, err := l.r.Get(ctx, id)
-	switch {
-	case err == nil:
-		return true, nil
-	case errorsIsNotFound(err):
-		return false, nil
-	default:
-		return false, err
-	}
 }
 
 var _ smart.Directory = (*fhirstore.Store)(nil)
