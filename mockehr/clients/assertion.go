@@ -113,6 +113,9 @@ func (v *AssertionVerifier) Verify(ctx context.Context, assertionType, assertion
 	}
 	hdr := jws.Signatures[0].Protected
 	alg := jose.SignatureAlgorithm(hdr.Algorithm)
+	if hdr.KeyID == "" { // SMART Backend Services: the JWS header must carry kid
+		return nil, invalidClient("client assertion header has no kid: SMART requires the kid of the signing key")
+	}
 
 	var cl assertionClaims
 	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &cl); err != nil {

@@ -96,14 +96,10 @@ func TestBES08_KeySelectionAndSignature(t *testing.T) {
 	_, err = e.verify(sign(t, es, jose.ES384, DemoKeyRS384, nil, claimsFor(DemoBackend, e.clk)), "")
 	wantErr(t, err, CodeInvalidClient, "cannot verify ES384")
 
-	// No kid, one key fits ES384 → accepted.
-	e.wantOK(sign(t, es, jose.ES384, "", nil, claimsFor(DemoBackend, e.clk)), "", DemoBackend)
-
-	// No kid and two candidate keys → refused.
+	// Two registered keys: the kid picks the one that verifies.
 	k1, k2 := newRSAKey(t, "one"), newRSAKey(t, "two")
 	e.register(Client{ID: "two-keys", Type: TypeBackend, JWKS: publicSet(t, k1, k2)})
-	_, err = e.verify(sign(t, k1, jose.RS384, "", nil, claimsFor("two-keys", e.clk)), "")
-	wantErr(t, err, CodeInvalidClient, "no kid and 2 registered keys")
+	e.wantOK(sign(t, k1, jose.RS384, "one", nil, claimsFor("two-keys", e.clk)), "", "two-keys")
 	e.wantOK(sign(t, k2, jose.RS384, "two", nil, claimsFor("two-keys", e.clk)), "", "two-keys")
 
 	// EC curve must fit the alg: a P-256 key under ES384.
@@ -111,6 +107,38 @@ func TestBES08_KeySelectionAndSignature(t *testing.T) {
 	e.register(Client{ID: "p256", Type: TypeBackend, JWKS: publicSet(t, p256)})
 	_, err = e.verify(sign(t, es, jose.ES384, "p256", nil, claimsFor("p256", e.clk)), "")
 	wantErr(t, err, CodeInvalidClient, "curve P-256 does not fit alg ES384")
+}
+
+// SMART Backend Services (authentication, JWS header): kid is required, so an
+// assertion without one is refused even when a single registered key would
+// verify it, and before anything is fetched from a JWKS URL.
+func TestBES08_AssertionWithoutKidRefused(t *testing.T) {
+	e := newVerifierEnv(t)
+	const hint = "client assertion header has no kid: SMART requires the kid of the signing key"
+	for _, tc := range []struct {
+		kid string
+		alg jose.SignatureAlgorithm
+	}{{DemoKeyRS384, jose.RS384}, {DemoKeyES384, jose.ES384}} {
+		for _, id := range []string{DemoBackend, DemoAsymmetric} {
+			_, err := e.verify(sign(t, demoKey(t, tc.kid), tc.alg, "", nil, claimsFor(id, e.clk)), "")
+			wantErr(t, err, CodeInvalidClient, hint)
+		}
+	}
+	// An empty kid is no kid either.
+	_, err := e.verify(sign(t, demoKey(t, DemoKeyES384), jose.ES384, "", map[string]any{"kid": ""}, claimsFor(DemoBackend, e.clk)), "")
+	wantErr(t, err, CodeInvalidClient, hint)
+
+	k := newECKey(t, "url-key", elliptic.P384())
+	srv := newJWKSServer(t, publicSet(t, k), "")
+	e.register(Client{ID: "by-url", Type: TypeBackend, JWKSURL: srv.URL})
+	_, err = e.verify(sign(t, k, jose.ES384, "", nil, claimsFor("by-url", e.clk)), "")
+	wantErr(t, err, CodeInvalidClient, hint)
+	if n := srv.count(); n != 0 {
+		t.Fatalf("the JWKS URL was fetched %d times for an assertion without kid", n)
+	}
+	// The same assertions with their kid are accepted.
+	e.wantOK(sign(t, k, jose.ES384, "url-key", nil, claimsFor("by-url", e.clk)), "", "by-url")
+	e.wantOK(sign(t, demoKey(t, DemoKeyES384), jose.ES384, DemoKeyES384, nil, claimsFor(DemoBackend, e.clk)), "", DemoBackend)
 }
 
 func indexDot(s string) int {

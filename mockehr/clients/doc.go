@@ -33,8 +33,10 @@
 // (checklist BES-06…BES-15, TOK-20): type jwt-bearer, alg RS256/RS384/
 // ES256/ES384, iss = sub = client (registered, or the launch's ad-hoc client),
 // client_id parameter (if any) = iss, aud ∋ token URL, exp present, not past
-// (30 s leeway) and at most 5 minutes ahead, jti fresh, key chosen by kid with
-// kty/curve matching alg, jku equal to the registered JWKS URL. Claims are
+// (30 s leeway) and at most 5 minutes ahead, jti fresh, kid present in the
+// JWS header (SMART Backend Services requires it; an assertion without one is
+// invalid_client), key chosen by that kid with kty/curve matching alg, jku
+// equal to the registered JWKS URL. Claims are
 // checked before the signature; the jti is recorded only after it, so a
 // forger cannot burn a client's jtis. Used jtis live in table client_jtis
 // (pruned) behind an in-memory map, so replays are refused after a restart.

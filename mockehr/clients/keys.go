@@ -82,15 +82,12 @@ func (v *AssertionVerifier) inlineSet(raw json.RawMessage) (*jose.JSONWebKeySet,
 
 var errUnknownKid = errors.New("unknown kid")
 
+// pickKey finds the key named kid (Verify has refused an assertion without
+// one) that can verify alg.
 func pickKey(set *jose.JSONWebKeySet, kid string, alg jose.SignatureAlgorithm) (*jose.JSONWebKey, error) {
-	var candidates []jose.JSONWebKey
-	if kid != "" {
-		candidates = set.Key(kid)
-		if len(candidates) == 0 {
-			return nil, &AuthError{Code: CodeInvalidClient, Description: fmt.Sprintf("client_assertion kid %q matches no registered key", kid), Err: errUnknownKid}
-		}
-	} else {
-		candidates = set.Keys
+	candidates := set.Key(kid)
+	if len(candidates) == 0 {
+		return nil, &AuthError{Code: CodeInvalidClient, Description: fmt.Sprintf("client_assertion kid %q matches no registered key", kid), Err: errUnknownKid}
 	}
 	var fit []jose.JSONWebKey
 	var why string
@@ -101,15 +98,13 @@ func pickKey(set *jose.JSONWebKeySet, kid string, alg jose.SignatureAlgorithm) (
 		}
 		fit = append(fit, k)
 	}
-	switch {
-	case len(fit) == 1:
+	switch len(fit) {
+	case 1:
 		return &fit[0], nil
-	case len(fit) == 0 && kid != "":
+	case 0:
 		return nil, invalidClient(fmt.Sprintf("key %q cannot verify %s: %s", kid, alg, why))
-	case len(fit) == 0:
-		return nil, invalidClient(fmt.Sprintf("no registered key can verify %s", alg))
 	default:
-		return nil, invalidClient(fmt.Sprintf("client_assertion has no kid and %d registered keys could verify %s; send a kid", len(fit), alg))
+		return nil, invalidClient(fmt.Sprintf("%d registered keys share kid %q and could verify %s; kids must be unique", len(fit), kid, alg))
 	}
 }
 
