@@ -181,12 +181,14 @@ func deny(typ string, in scopes.Interaction) *apiError {
 	return forbidden("the access token's scopes do not grant " + names[in] + " (" + string(rune(in)) + ") on " + typ)
 }
 
-// alwaysReadable: the fhirUser resource (OIDC-09) and the launch's
-// Encounter (EHR-05) are readable with any valid token of the grant (RS-14).
+// alwaysReadable: the fhirUser resource (OIDC-09) is readable with any
+// valid token of the grant (RS-14). The launch's context (patient,
+// encounter) is not: launch and launch/encounter convey context, not
+// access, so the context Encounter needs an Encounter read scope like any
+// other (SMART 2.2 scopes, RS-06).
 func (rq *req) alwaysReadable(typ, id string) bool {
 	g := rq.grant
-	return (g.FHIRUser != "" && fhirstore.NormalizeReference(g.FHIRUser) == typ+"/"+id) ||
-		(typ == "Encounter" && g.Encounter != "" && g.Encounter == id)
+	return g.FHIRUser != "" && fhirstore.NormalizeReference(g.FHIRUser) == typ+"/"+id
 }
 
 func (rq *req) supportedType() (*fhirstore.TypeDef, *apiError) {

@@ -325,6 +325,27 @@ func TestRS06_RS15_UngrantedTypeIs403WithInsufficientScope(t *testing.T) {
 	}
 }
 
+// TestRS06_LaunchContextEncounterNeedsEncounterScope: launch/encounter and
+// the launch context convey context, not access (SMART 2.2 scopes): only
+// resource scopes grant it, so the context Encounter is as closed as any
+// other Encounter to a token without an Encounter scope.
+func TestRS06_LaunchContextEncounterNeedsEncounterScope(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token(smart.Grant{Scopes: []string{"launch", "launch/encounter", "patient/Patient.rs", "patient/Observation.rs"}, Patient: "p1", Encounter: "e1"})
+	for _, p := range []string{"/fhir/Encounter/e1", "/fhir/Encounter/e1/_history", "/fhir/Encounter/e1/_history/1", "/fhir/Encounter?patient=p1"} {
+		t.Run(p, func(t *testing.T) {
+			r := e.get(p, tok)
+			expectOutcome(t, r, 403, p)
+			if h := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(h, `Bearer error="insufficient_scope"`) {
+				t.Errorf("WWW-Authenticate %q", h)
+			}
+		})
+	}
+	if got := e.get("/fhir/Patient?_id=p1&_revinclude=Encounter:patient", tok).ids(t, "include"); len(got) != 0 {
+		t.Errorf("context Encounter included without an Encounter scope: %v", got)
+	}
+}
+
 // TestRS07_RS08_InteractionLettersIndependent grants one letter at a time
 // and checks that exactly its interactions pass.
 func TestRS07_RS08_InteractionLettersIndependent(t *testing.T) {
@@ -456,12 +477,24 @@ func TestRS13_IncludesAndEverythingFiltered(t *testing.T) {
 	expectOutcome(t, e.get("/fhir/Patient/p1/$everything", e.scoped("patient/Observation.rs")), 403, "$everything without Patient read")
 }
 
+// TestRS14_FHIRUserAndContextEncounterReadable: the fhirUser resource is
+// readable with any token of the grant; the context Encounter is readable
+// with an Encounter read scope (EHR-05), not through the launch context
+// alone (RS-06, TestRS06_LaunchContextEncounterNeedsEncounterScope).
 func TestRS14_FHIRUserAndContextEncounterReadable(t *testing.T) {
 	e := newEnv(t, nil)
 	tok := e.token(smart.Grant{Scopes: []string{"launch", "openid", "fhirUser", "patient/Observation.rs"}, Patient: "p1", Encounter: "e1", FHIRUser: "Practitioner/pr1"})
-	for p, want := range map[string]int{"/fhir/Practitioner/pr1": 200, "/fhir/Encounter/e1": 200, "/fhir/Practitioner/pr2": 403, "/fhir/Encounter/e0": 403} {
+	for p, want := range map[string]int{"/fhir/Practitioner/pr1": 200, "/fhir/Encounter/e1": 403, "/fhir/Practitioner/pr2": 403, "/fhir/Encounter/e0": 403} {
 		if r := e.get(p, tok, "Origin", "https://app.example"); r.status != want || r.header.Get("Access-Control-Allow-Origin") != "https://app.example" {
 			t.Errorf("%s: %d (want %d), ACAO %q", p, r.status, want, r.header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+	for _, sc := range []string{"patient/Encounter.rs", "patient/Encounter.r", "patient/*.rs", "user/Encounter.rs"} {
+		enc := e.token(smart.Grant{Scopes: []string{"launch", "launch/encounter", "openid", "fhirUser", sc}, Patient: "p1", Encounter: "e1", FHIRUser: "Practitioner/pr1"})
+		for _, p := range []string{"/fhir/Encounter/e1", "/fhir/Encounter/e1/_history", "/fhir/Encounter/e1/_history/1"} {
+			if r := e.get(p, enc); r.status != 200 {
+				t.Errorf("%s with %s: %d: %s", p, sc, r.status, r.body)
+			}
 		}
 	}
 	pt := e.token(smart.Grant{Scopes: []string{"openid", "fhirUser"}, FHIRUser: "Patient/p2"})
