@@ -9,7 +9,8 @@ import (
 	"github.com/ehrsim/ehrsim/mockehr/clients"
 )
 
-// client validates the client section. Three cases (DESIGN.md contract):
+// client validates the client section. Three cases (docs/architecture.md,
+// launch API contract):
 //   - a registered client_id: the registration's credentials and type rule;
 //     the launch may only narrow redirect_uris, scope and pkce, so any
 //     credential or type given here is refused rather than ignored;

@@ -1,8 +1,8 @@
 // Package launcher owns the launch model (model.go), launch validation and
 // defaults, sealing and opening launch codes and scenario ids, launch-URL
 // building and the JSON launch API (POST /api/launches, GET
-// /api/launches/{id}, GET /api/openapi.json). The contract is DESIGN.md's
-// "Launch API contract".
+// /api/launches/{id}, GET /api/openapi.json). The contract is the "Launch
+// API contract" section of docs/architecture.md.
 //
 // It must not touch: HTTP of the authorization server or FHIR server, the
 // client registry (it only asks ClientLookup whether an id is registered),

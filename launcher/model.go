@@ -7,7 +7,7 @@ import (
 	"github.com/ehrsim/ehrsim/mockehr/clients"
 )
 
-// LaunchType names a SMART launch flow (DESIGN.md launch API contract).
+// LaunchType names a SMART launch flow (docs/architecture.md, launch API contract).
 type LaunchType string
 
 const (

@@ -10,8 +10,8 @@ import (
 )
 
 // Request is the body of POST /api/launches, field for field the launch API
-// contract of DESIGN.md. The zero value of every optional field means "use
-// the default" (see doc.go).
+// contract of docs/architecture.md. The zero value of every optional field
+// means "use the default" (see doc.go).
 type Request struct {
 	LaunchType        string            `json:"launch_type"`
 	Patient           string            `json:"patient,omitempty"`   // id, or comma-separated ids
@@ -33,7 +33,7 @@ type Request struct {
 	RefreshTokenLifetime int `json:"refresh_token_lifetime,omitempty"` // seconds
 }
 
-// Encounter selectors (DESIGN.md launch API contract).
+// Encounter selectors (docs/architecture.md, launch API contract).
 const (
 	EncounterAuto = "AUTO"
 	EncounterNone = "NONE"

@@ -232,10 +232,11 @@ func checkSimulatedError(_ context.Context, req Request, l *Launch) error {
 }
 
 // SimulatedErrorApplies reports whether a simulated error can happen in a
-// launch type (DESIGN.md: auth_* apply to EHR and standalone launches,
-// token_* to code exchange, refresh and backend services, request_* to
-// every type). Backend services have no authorize step and get no refresh
-// token. The launcher UI uses it to offer only errors that will happen.
+// launch type (docs/simulated-errors.md: auth_* apply to EHR and
+// standalone launches, token_* to code exchange, refresh and backend
+// services, request_* to every type). Backend services have no authorize
+// step and get no refresh token. The launcher UI uses it to offer only
+// errors that will happen.
 func SimulatedErrorApplies(t LaunchType, name string) bool {
 	if !smart.IsSimulatedError(name) {
 		return false

@@ -34,7 +34,8 @@ import (
 	"github.com/ehrsim/ehrsim/mockehr/clients"
 )
 
-// LaunchRequest is the body of POST /api/launches (DESIGN.md launch API).
+// LaunchRequest is the body of POST /api/launches (docs/architecture.md,
+// launch API contract).
 type LaunchRequest = launcher.Request
 
 // Client is a launch's client section: an unregistered client_id defines

@@ -13,9 +13,10 @@ import (
 	"github.com/ehrsim/ehrsim/e2e/ehrsimtest"
 )
 
-// DESIGN.md: signing keys, registered clients, refresh tokens and launches
-// survive a restart with the same data directory. The whole binary is
-// restarted on the same address; everything minted before keeps working.
+// Signing keys, registered clients, refresh tokens and launches survive a
+// restart with the same data directory (docs/architecture.md, state and
+// storage). The whole binary is restarted on the same address; everything
+// minted before keeps working.
 func TestRestartKeepsLaunchesClientsKeysAndRefreshTokens(t *testing.T) {
 	s1 := ehrsimtest.Start(t)
 	const secret = "restart-secret-0123456789abcdef"

@@ -15,9 +15,10 @@ import (
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
-// Every simulated error of DESIGN.md, minted through POST /api/launches and
-// played over plain HTTP: the failure happens at the step a real server
-// would fail, with the status, error code and state a client sees.
+// Every simulated error (docs/simulated-errors.md), minted through POST
+// /api/launches and played over plain HTTP: the failure happens at the step a
+// real server would fail, with the status, error code and state a client
+// sees.
 func TestSimulatedErrorsThroughLaunchAPI(t *testing.T) {
 	t.Parallel()
 	s := ehrsimtest.Start(t)

@@ -45,8 +45,8 @@ func TestRunReportsABrokenTarget(t *testing.T) {
 }
 
 // BenchmarkFullEHRLaunch measures mint → authorize → token → first FHIR
-// read over loopback HTTP with 16 concurrent clients (DESIGN.md target:
-// ≥ 1,000/s on 2 cores). Report: launches/s.
+// read over loopback HTTP with 16 concurrent clients (docs/architecture.md
+// target: ≥ 1,000/s on 2 cores). Report: launches/s.
 func BenchmarkFullEHRLaunch(b *testing.B) {
 	s := start(b)
 	c := loadgen.NewClient(s.URL, 16, "", "")
@@ -82,7 +82,7 @@ func BenchmarkFullEHRLaunchNoOpenID(b *testing.B) {
 }
 
 // BenchmarkDiscovery: GET /fhir/.well-known/smart-configuration over loopback
-// HTTP with 16 concurrent clients (DESIGN.md target: ≥ 20,000 req/s).
+// HTTP with 16 concurrent clients (docs/architecture.md, performance targets).
 func BenchmarkDiscovery(b *testing.B) {
 	s := start(b)
 	benchGET(b, s.URL+"/fhir/.well-known/smart-configuration", "")

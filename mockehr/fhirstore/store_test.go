@@ -262,7 +262,8 @@ func benchStore(b *testing.B, patients int) *Store {
 }
 
 // BenchmarkSearch shows search cost does not grow with the data set
-// (DESIGN.md performance targets): compare patients=100 with 10000.
+// (docs/architecture.md, performance targets): compare patients=100 with
+// 10000.
 func BenchmarkSearch(b *testing.B) {
 	for _, n := range []int{100, 10000} {
 		s := benchStore(b, n)

@@ -1,7 +1,7 @@
 package scopes
 
 // Covers reports whether a client allowed the scope allowed may be granted
-// requested (DESIGN.md launch API, client.scope):
+// requested (docs/architecture.md, launch API contract, client.scope):
 //   - resource scopes: same context (user/ never covers patient/ nor the
 //     reverse), allowed type is "*" or the same type, requested letters are
 //     a subset of allowed letters (v1 compared by its v2 letters), and every

@@ -38,14 +38,15 @@ const (
 	labLOINC = "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory&code=http://loinc.org|4548-4"
 )
 
-// TestSCP02_CoversMatrix: the DESIGN.md client.scope rule, with v1 mapped
-// onto v2 letters and no crossing between contexts.
+// TestSCP02_CoversMatrix: the launch API's client.scope rule
+// (docs/architecture.md), with v1 mapped onto v2 letters and no crossing
+// between contexts.
 func TestSCP02_CoversMatrix(t *testing.T) {
 	tests := []struct {
 		allowed, requested string
 		want               bool
 	}{
-		// DESIGN.md examples.
+		// The examples docs/architecture.md gives.
 		{"patient/*.rs", "patient/Observation.rs", true},
 		{"patient/*.rs", "patient/Observation.r", true},
 		{"patient/*.read", "patient/Observation.rs", true},

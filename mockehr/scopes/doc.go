@@ -20,5 +20,6 @@
 //     cover requests carrying at least their parameters (SCP-06).
 //   - Set precomputes one Decision per (resource type, interaction) when it
 //     is built, so Decide is a map lookup with no allocation (it runs on
-//     every FHIR request; DESIGN.md targets ≥ 10,000 reads/s).
+//     every FHIR request, the hot path of docs/architecture.md's
+//     performance targets).
 package scopes

@@ -19,11 +19,11 @@ type Endpoints struct {
 }
 
 // TrimSlash removes one trailing slash: "aud" matching and FHIR base
-// comparisons ignore exactly one (DESIGN.md launch API contract).
+// comparisons ignore exactly one (docs/architecture.md, launch API contract).
 func TrimSlash(u string) string { return strings.TrimSuffix(u, "/") }
 
-// SimulatedErrors lists every simulated error name from DESIGN.md, in the
-// order the launcher shows them.
+// SimulatedErrors lists every simulated error name
+// (docs/simulated-errors.md), in the order the launcher shows them.
 var SimulatedErrors = []string{
 	"auth_invalid_client_id",
 	"auth_invalid_redirect_uri",

@@ -26,8 +26,9 @@ type Grant struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 
-	// SimulateError is the launch's simulated error name (DESIGN.md), empty
-	// when none. The FHIR server acts on the request_* names.
+	// SimulateError is the launch's simulated error name
+	// (docs/simulated-errors.md), empty when none. The FHIR server acts on
+	// the request_* names.
 	SimulateError string
 	// SlowDelay is the added latency for request_slow; zero means the default.
 	SlowDelay time.Duration

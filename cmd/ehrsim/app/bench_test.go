@@ -7,7 +7,7 @@ import (
 )
 
 // BenchmarkStart measures cold start to ready with the default fixtures on an
-// existing data directory (DESIGN.md target: < 300 ms).
+// existing data directory (docs/architecture.md target: < 300 ms).
 func BenchmarkStart(b *testing.B) {
 	dir := b.TempDir()
 	s, err := Start(context.Background(), []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "error"}, env(nil), io.Discard)

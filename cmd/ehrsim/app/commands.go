@@ -83,7 +83,7 @@ func keysCommand(ctx context.Context, args []string, getenv func(string) string,
 }
 
 // loadCommand drives full EHR launches against a running ehrsim and prints
-// the rate (DESIGN.md target: ≥ 1,000/s across 16 clients on 2 cores).
+// the rate (docs/architecture.md, performance targets).
 func loadCommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stdout)
