@@ -12,6 +12,11 @@
 // .well-known/smart-configuration document, which authz serves on the same
 // bases: every route here is registered with an explicit method so that a
 // method-qualified /fhir/.well-known/… pattern is more specific and wins.
+// Method-less base and base/ patterns catch everything else under a base,
+// so every answer there is an OperationOutcome: 404 for unknown paths and
+// types, 405 with Allow for a known path's other methods, 501 for
+// batch/transaction, whole-system search and conditional
+// update/patch/delete; none of these needs a token.
 //
 // Design choices:
 //   - Reads serve the stored JSON bytes as they are (no re-marshalling) and

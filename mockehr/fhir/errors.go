@@ -20,6 +20,8 @@ type apiError struct {
 	// realmOnly adds WWW-Authenticate: Bearer realm="ehrsim" (no token sent).
 	realmOnly  bool
 	retryAfter int
+	// allow, for 405, lists the path's methods in an Allow header.
+	allow string
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -60,6 +62,9 @@ func writeError(w http.ResponseWriter, e *apiError) {
 		h.Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
 	case e.authErr != "":
 		h.Set("WWW-Authenticate", `Bearer error="`+e.authErr+`", error_description=`+strconv.Quote(e.msg))
+	}
+	if e.allow != "" {
+		h.Set("Allow", e.allow)
 	}
 	if e.retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(e.retryAfter))

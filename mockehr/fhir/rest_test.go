@@ -3,6 +3,7 @@ package fhir
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -74,6 +75,100 @@ func TestERR08_ClientMistakesGetOperationOutcomes(t *testing.T) {
 	}
 	if r := e.get("/fhir/Observation/o1?_format=json", tok); r.status != 200 {
 		t.Errorf("_format=json: %d", r.status)
+	}
+}
+
+// TestERR08_UnroutedRequestsGetOperationOutcomes: every answer under a FHIR
+// base is FHIR, also for paths and methods no interaction serves: 404 for
+// unknown paths and types, 405 with Allow for a known path's other
+// methods, 501 for batch/transaction and conditional update/delete/patch.
+// None needs a token; all keep CORS. The site-wide HTML 404 the ui package
+// registers on "/" is mimicked here: it must not answer under a base.
+func TestERR08_UnroutedRequestsGetOperationOutcomes(t *testing.T) {
+	e := newEnv(t, nil)
+	e.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte("<!doctype html><title>Page not found</title>"))
+	})
+	tok := e.token(smart.Grant{Scopes: []string{"user/*.cruds"}})
+	cases := []struct {
+		method, path string
+		want         int
+		allow, diag  string
+	}{
+		{"GET", "/Patient/A/B/C", 404, "", ""},
+		{"DELETE", "/Patient/A/B/C", 404, "", ""},
+		{"GET", "/Patient/p1/x/1", 404, "", ""},
+		{"GET", "/Patient/", 404, "", ""},
+		{"TRACE", "/Foo", 404, "", "resource type Foo is not supported"},
+		{"POST", "/metadata/x", 404, "", "there is no FHIR interaction at"},
+		{"PUT", "/Foo?identifier=x", 404, "", "resource type Foo is not supported"},
+		{"GET", "/Foo/1/2/3", 404, "", ""},
+		{"TRACE", "/Patient", 405, "GET, HEAD, POST, OPTIONS", ""},
+		{"PUT", "/Patient", 405, "GET, HEAD, POST, OPTIONS", ""},
+		{"PATCH", "/metadata", 405, "GET, HEAD, OPTIONS", ""},
+		{"DELETE", "/metadata", 405, "GET, HEAD, OPTIONS", ""},
+		{"POST", "/Patient/p1", 405, "GET, HEAD, PUT, PATCH, DELETE, OPTIONS", ""},
+		{"PUT", "/Patient/p1/_history", 405, "GET, HEAD, OPTIONS", ""},
+		{"DELETE", "/Patient/p1/_history/1", 405, "GET, HEAD, OPTIONS", ""},
+		{"POST", "/Patient/p1/$everything", 405, "GET, HEAD, OPTIONS", ""},
+		{"POST", "/.well-known/smart-configuration", 405, "GET, HEAD, OPTIONS", ""},
+		{"POST", "", 501, "", "batch/transaction is not supported"},
+		{"POST", "/", 501, "", "batch/transaction is not supported"},
+		{"GET", "", 501, "", "whole-system search is not supported"},
+		{"PUT", "", 405, "OPTIONS", ""},
+		{"PUT", "/Patient?identifier=x", 501, "", "conditional update is not supported"},
+		{"DELETE", "/Patient?name=x", 501, "", "conditional delete is not supported"},
+		{"PATCH", "/Observation?code=x", 501, "", "conditional patch is not supported"},
+	}
+	for _, base := range []string{"/fhir", "/sim/sc1/fhir"} {
+		for _, c := range cases {
+			name := c.method + " " + base + c.path
+			for _, token := range []string{"", tok} {
+				t.Run(name, func(t *testing.T) {
+					r := e.do(c.method, base+c.path, token, "", "Origin", "https://app.example")
+					expectOutcome(t, r, c.want, name)
+					if got := r.header.Get("Allow"); got != c.allow {
+						t.Errorf("Allow %q, want %q", got, c.allow)
+					}
+					if got := r.header.Get("Access-Control-Allow-Origin"); got != "https://app.example" {
+						t.Errorf("Access-Control-Allow-Origin %q", got)
+					}
+					if got := r.header.Get("WWW-Authenticate"); got != "" {
+						t.Errorf("WWW-Authenticate %q: no token is needed for this answer", got)
+					}
+					if !strings.Contains(string(r.body), c.diag) {
+						t.Errorf("diagnostics do not say %q: %s", c.diag, r.body)
+					}
+				})
+			}
+		}
+	}
+	// An unknown scenario is 404 whatever the path or method.
+	for _, m := range []string{"GET", "TRACE", "POST"} {
+		expectOutcome(t, e.do(m, "/sim/bad1/fhir/Patient/A/B/C", "", ""), 404, m+" unknown scenario")
+	}
+	expectOutcome(t, e.do("POST", "/sim/bad1/fhir", "", ""), 404, "POST unknown scenario base")
+	// HEAD of an unknown path: the status and type, without a body.
+	if r := e.do("HEAD", "/fhir/Patient/A/B/C", "", ""); r.status != 404 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/fhir+json") {
+		t.Errorf("HEAD unknown path: %d %q", r.status, r.header.Get("Content-Type"))
+	}
+	// A browser's preflight for a batch POST to the base is answered.
+	if r := e.do("OPTIONS", "/fhir", "", "", "Origin", "https://app.example", "Access-Control-Request-Method", "POST"); r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Errorf("OPTIONS /fhir: %d %v", r.status, r.header)
+	}
+	// Routes that exist keep answering as before.
+	if r := e.get("/fhir/Patient/p1", tok); r.status != 200 {
+		t.Errorf("read: %d", r.status)
+	}
+	expectOutcome(t, e.get("/fhir/Patient/p1", ""), 401, "read without a token")
+	if r := e.get("/fhir/metadata", ""); r.status != 200 {
+		t.Errorf("metadata: %d", r.status)
+	}
+	// Outside the bases the site-wide handler still answers.
+	if r := e.get("/fhirx/Patient", ""); r.status != 404 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+		t.Errorf("/fhirx: %d %q", r.status, r.header.Get("Content-Type"))
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +50,7 @@ type Server struct {
 	setCache  sync.Map // scope string → *scopes.Set
 	setCount  atomic.Int64
 	revByType map[string][]string // target type → "Source:param" usable in _revinclude
+	routes    []route
 }
 
 // New checks the options and builds a Server.
@@ -78,27 +81,172 @@ func New(o Options) (*Server, error) {
 	}
 	s.started = s.now().UTC()
 	s.revByType = revIncludes()
+	s.routes = s.buildRoutes()
 	return s, nil
 }
 
+// route is one REST interaction, its path relative to a FHIR base. A nil
+// h is served on the same bases by another package (authz's SMART
+// configuration): it is not registered here but counts for 405's Allow.
+type route struct {
+	method, path string
+	h            http.HandlerFunc
+}
+
+func (s *Server) buildRoutes() []route {
+	return []route{
+		{"GET", "/metadata", s.handleMetadata},
+		{"GET", "/{type}", s.authed(s.handleSearch)},
+		{"POST", "/{type}/_search", s.authed(s.handleSearch)},
+		{"POST", "/{type}", s.authed(s.handleCreate)},
+		{"GET", "/{type}/{id}", s.authed(s.handleRead)},
+		{"PUT", "/{type}/{id}", s.authed(s.handleUpdate)},
+		{"PATCH", "/{type}/{id}", s.authed(s.handlePatch)},
+		{"DELETE", "/{type}/{id}", s.authed(s.handleDelete)},
+		{"GET", "/{type}/{id}/_history", s.authed(s.handleHistory)},
+		{"GET", "/{type}/{id}/_history/{vid}", s.authed(s.handleVRead)},
+		{"GET", "/{type}/{id}/{op}", s.authed(s.handleOperation)},
+		{"GET", "/.well-known/smart-configuration", nil},
+	}
+}
+
 // Mount registers the routes on mux, under /fhir/ and /sim/{scenario}/fhir/.
+// The method-less base and base/ patterns catch every request no route
+// serves (any other path or method), so that it too is answered with an
+// OperationOutcome (unrouted), never with ServeMux's plain-text 404/405 or
+// the site's HTML 404.
 func (s *Server) Mount(mux *http.ServeMux) {
 	for _, p := range []string{"/fhir", "/sim/{scenario}/fhir"} {
-		mux.HandleFunc("GET "+p+"/metadata", s.handleMetadata)
-		mux.HandleFunc("GET "+p+"/{type}", s.authed(s.handleSearch))
-		mux.HandleFunc("POST "+p+"/{type}/_search", s.authed(s.handleSearch))
-		mux.HandleFunc("POST "+p+"/{type}", s.authed(s.handleCreate))
-		mux.HandleFunc("GET "+p+"/{type}/{id}", s.authed(s.handleRead))
-		mux.HandleFunc("PUT "+p+"/{type}/{id}", s.authed(s.handleUpdate))
-		mux.HandleFunc("PATCH "+p+"/{type}/{id}", s.authed(s.handlePatch))
-		mux.HandleFunc("DELETE "+p+"/{type}/{id}", s.authed(s.handleDelete))
-		mux.HandleFunc("GET "+p+"/{type}/{id}/_history", s.authed(s.handleHistory))
-		mux.HandleFunc("GET "+p+"/{type}/{id}/_history/{vid}", s.authed(s.handleVRead))
-		mux.HandleFunc("GET "+p+"/{type}/{id}/{op}", s.authed(s.handleOperation))
+		for _, rt := range s.routes {
+			if rt.h != nil {
+				mux.HandleFunc(rt.method+" "+p+rt.path, rt.h)
+			}
+		}
 		mux.HandleFunc("OPTIONS "+p+"/{rest...}", s.handlePreflight)
+		mux.HandleFunc(p, s.handleUnrouted)
+		mux.HandleFunc(p+"/", s.handleUnrouted)
 	}
 	mux.HandleFunc("GET "+StyleURLPath, s.handleStyle)
 	mux.HandleFunc("OPTIONS "+StyleURLPath, s.handlePreflight)
+}
+
+// handleUnrouted answers what no route serves, without asking for a token:
+// 404 for an unknown scenario, resource type or path; on the base itself
+// 501 for batch/transaction (POST) and whole-system search (GET); 501 for
+// conditional update, patch and delete ({type}?criteria); else 405 with
+// the path's methods in Allow.
+func (s *Server) handleUnrouted(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodOptions { // only the bare base: base/… has its own
+		s.handlePreflight(w, r)
+		return
+	}
+	setCORS(w, r)
+	writeError(w, s.unrouted(r))
+}
+
+func (s *Server) unrouted(r *http.Request) *apiError {
+	base, aerr := s.base(r)
+	if aerr != nil {
+		return aerr
+	}
+	segs := restSegments(r)
+	method := r.Method
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	if len(segs) == 0 {
+		switch method {
+		case http.MethodPost:
+			return errf(http.StatusNotImplemented, "not-supported", "batch/transaction is not supported by this server: send each interaction on its own (see "+base+"/metadata)")
+		case http.MethodGet:
+			return errf(http.StatusNotImplemented, "not-supported", "whole-system search is not supported by this server: search one resource type, e.g. "+base+"/Patient?name=… (see "+base+"/metadata)")
+		}
+		return &apiError{status: http.StatusMethodNotAllowed, code: "not-supported", msg: method + " is not allowed on the FHIR base " + base, allow: "OPTIONS"}
+	}
+	var allow []string
+	typeKnown := false
+	for _, rt := range s.routes {
+		if ok, typed := rt.match(segs); ok {
+			typeKnown = typeKnown || typed
+			if !slices.Contains(allow, rt.method) {
+				allow = append(allow, rt.method)
+			}
+		}
+	}
+	switch {
+	case len(allow) == 0 && fhirstore.Type(segs[0]) == nil && !s.literalFirst(segs[0]):
+		return notFound("resource type " + segs[0] + " is not supported by this server (see " + base + "/metadata)")
+	case len(allow) == 0 || slices.Contains(allow, method): // a path no route has, or a route served elsewhere but not mounted
+		return notFound("there is no FHIR interaction at " + r.URL.Path + " (see " + base + "/metadata)")
+	case len(segs) == 1 && typeKnown && r.URL.RawQuery != "":
+		if verb := map[string]string{http.MethodPut: "update", http.MethodPatch: "patch", http.MethodDelete: "delete"}[method]; verb != "" {
+			return errf(http.StatusNotImplemented, "not-supported", "conditional "+verb+" is not supported by this server: "+method+" one resource by id, "+base+"/"+segs[0]+"/{id}")
+		}
+	}
+	if i := slices.Index(allow, http.MethodGet); i >= 0 {
+		allow = slices.Insert(allow, i+1, http.MethodHead)
+	}
+	allow = append(allow, http.MethodOptions)
+	list := strings.Join(allow, ", ")
+	return &apiError{status: http.StatusMethodNotAllowed, code: "not-supported", msg: method + " is not allowed on " + r.URL.Path + " (allowed: " + list + ")", allow: list}
+}
+
+// restSegments returns the request path's segments below its FHIR base,
+// unescaped one by one (an escaped "/" stays inside its segment); none for
+// the base itself, with or without a trailing slash.
+func restSegments(r *http.Request) []string {
+	parts := strings.Split(r.URL.EscapedPath(), "/") // "", "fhir", … or "", "sim", scenario, "fhir", …
+	n := 2
+	if r.PathValue("scenario") != "" {
+		n = 4
+	}
+	if len(parts) <= n || (len(parts) == n+1 && parts[n] == "") {
+		return nil
+	}
+	segs := parts[n:]
+	for i, p := range segs {
+		if u, err := url.PathUnescape(p); err == nil {
+			segs[i] = u
+		}
+	}
+	return segs
+}
+
+// match reports whether segs has the route's shape: a literal segment
+// equal, {type} a supported resource type (typed), other wildcards any
+// non-empty segment.
+func (rt route) match(segs []string) (ok, typed bool) {
+	want := strings.Split(rt.path[1:], "/")
+	if len(want) != len(segs) {
+		return false, false
+	}
+	for i, w := range want {
+		switch {
+		case w == "{type}":
+			if fhirstore.Type(segs[i]) == nil {
+				return false, false
+			}
+			typed = true
+		case strings.HasPrefix(w, "{"):
+			if segs[i] == "" {
+				return false, false
+			}
+		case w != segs[i]:
+			return false, false
+		}
+	}
+	return true, typed
+}
+
+// literalFirst reports whether some route's path starts with the literal
+// segment seg (metadata, .well-known): such a path is not a resource type.
+func (s *Server) literalFirst(seg string) bool {
+	for _, rt := range s.routes {
+		if first, _, _ := strings.Cut(rt.path[1:], "/"); first == seg {
+			return true
+		}
+	}
+	return false
 }
 
 // base returns the FHIR base of the request (the value a token's aud must
