@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -40,12 +39,20 @@ type AssertionVerifier struct {
 	TokenURL func() string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// HTTPClient fetches JWKS URLs; nil means a client with a 5 s timeout.
-	HTTPClient *http.Client
+	// JWKSPolicy says which addresses JWKS URLs may be fetched from (see
+	// JWKSPolicy and JWKSPolicyForListen). nil allows loopback and private
+	// networks, the local developer case; link-local, cloud metadata,
+	// unspecified, multicast and broadcast addresses are refused whatever
+	// the policy.
+	JWKSPolicy *JWKSPolicy
 	// Leeway tolerates clock skew on exp/nbf; zero means 30 s.
 	Leeway time.Duration
 	// MaxLifetime bounds exp - now; zero means 5 minutes (BES-10).
 	MaxLifetime time.Duration
+
+	// lookupIP and dial replace the resolver and dialer of JWKS fetches (tests).
+	lookupIP lookupFunc
+	dial     dialFunc
 
 	once    sync.Once
 	jtis    *jtiStore
@@ -66,12 +73,12 @@ func (v *AssertionVerifier) init() {
 		if v.MaxLifetime == 0 {
 			v.MaxLifetime = defaultMaxLifetime
 		}
-		hc := v.HTTPClient
-		if hc == nil {
-			hc = &http.Client{Timeout: jwksFetchTimeout}
+		policy := defaultJWKSPolicy
+		if v.JWKSPolicy != nil {
+			policy = *v.JWKSPolicy
 		}
 		v.jtis = newJTIStore(v.Registry.db)
-		v.fetcher = &jwksFetcher{client: hc, now: v.Now, cache: map[string]cachedJWKS{}}
+		v.fetcher = &jwksFetcher{client: newJWKSHTTPClient(policy, v.lookupIP, v.dial), now: v.Now, cache: map[string]cachedJWKS{}}
 		v.inline = map[string]*jose.JSONWebKeySet{}
 	})
 }

@@ -36,13 +36,37 @@
 // (30 s leeway) and at most 5 minutes ahead, jti fresh, kid present in the
 // JWS header (SMART Backend Services requires it; an assertion without one is
 // invalid_client), key chosen by that kid with kty/curve matching alg, jku
-// equal to the registered JWKS URL. Claims are
-// checked before the signature; the jti is recorded only after it, so a
-// forger cannot burn a client's jtis. Used jtis live in table client_jtis
-// (pruned) behind an in-memory map, so replays are refused after a restart.
+// equal to the registered JWKS URL. Claims are checked before the signature;
+// the jti is recorded only after it, so a forger cannot burn a client's jtis.
+// Used jtis live in table client_jtis (pruned) behind an in-memory map, so
+// replays are refused after a restart.
+//
+// # JWKS fetching
+//
 // JWKS URLs are fetched with GET + Accept: application/json, 5 s timeout,
 // 64 KiB limit, cached only as long as Cache-Control max-age allows (at most
 // an hour), refetched once when a cached set lacks the kid.
+//
+// Anyone who can reach the sandbox can register a JWKS URL (/api/clients,
+// /auth/register, a launch-defined client), so a fetch is a server-side
+// request on their behalf and is fenced (SSRF). AssertionVerifier.JWKSPolicy
+// decides: link-local (169.254.0.0/16, fe80::/10), the cloud metadata
+// addresses (169.254.169.254, fd00:ec2::254, 100.100.100.200), unspecified,
+// multicast and broadcast/reserved addresses are always refused; loopback
+// (127.0.0.0/8, ::1) and private ranges (10/8, 172.16/12, 192.168/16,
+// 100.64/10 CGNAT, fc00::/7) only when the policy allows them.
+// JWKSPolicyForListen allows both exactly when ehrsim itself listens on
+// loopback (a developer's machine, where a JWKS on localhost is normal); a
+// nil policy allows both too. IPv4-mapped and NAT64 addresses are judged by
+// the IPv4 address inside. The check is made on the addresses actually
+// dialled: the host is resolved once, every address is checked before any
+// connection attempt and the checked addresses themselves are dialled (no
+// second resolution, so DNS rebinding cannot slip past), and the dialer's
+// Control hook checks each socket's address again before connect. Redirects
+// (at most 3, http and https only) go through the same dialer, and no proxy
+// is used. A refused fetch is invalid_client naming the rule, e.g. "jwks_url
+// https://x/jwks resolves to 169.254.169.254, a link-local/metadata address;
+// ehrsim never fetches those".
 //
 // # Secrets
 //

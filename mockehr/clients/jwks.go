@@ -3,6 +3,7 @@ package clients
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,7 +24,8 @@ const (
 
 // jwksFetcher fetches client JWK Sets by URL (checklist BES-14: GET with
 // Accept: application/json, never cached longer than the response's
-// Cache-Control allows; no-store / no-cache or no max-age → not cached).
+// Cache-Control allows; no-store / no-cache or no max-age → not cached),
+// through an HTTP client that applies a JWKSPolicy (newJWKSHTTPClient).
 type jwksFetcher struct {
 	client *http.Client
 	now    func() time.Time
@@ -74,9 +76,15 @@ func (f *jwksFetcher) fetch(ctx context.Context, url string) (*jose.JSONWebKeySe
 	if err != nil {
 		return nil, 0, fmt.Errorf("JWKS URL %s: %v", url, err)
 	}
+	if s := req.URL.Scheme; s != "http" && s != "https" {
+		return nil, 0, fmt.Errorf("jwks_url %s is not an http(s) URL", url)
+	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := f.client.Do(req)
 	if err != nil {
+		if hint := fetchRefusal(err, url, req.URL.Hostname()); hint != "" {
+			return nil, 0, errors.New(hint)
+		}
 		return nil, 0, fmt.Errorf("fetching JWKS URL %s failed: %v", url, err)
 	}
 	defer resp.Body.Close()
