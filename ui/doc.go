@@ -28,6 +28,10 @@
 //     minted again with false, then /ehr redirects to the new code. The
 //     sealed launch carries the ad-hoc client secret, so nothing is lost;
 //     the new launch gets a fresh id and expiry.
+//   - Every HTML answer goes through Handler.render, which also sends
+//     Content-Security-Policy: frame-ancestors 'self' and X-Frame-Options:
+//     SAMEORIGIN (as the authorization pages do): same-origin framing
+//     only. The sample app is served by package static, not here.
 //   - SimErrors mirrors DESIGN.md's table; docs/simulated-errors.md is kept
 //     equal to it by a test.
 package ui

@@ -97,10 +97,16 @@ func (h *Handler) internal(w http.ResponseWriter, r *http.Request, what string, 
 	h.Error(w, r, http.StatusInternalServerError, "Something went wrong", "ehrsim failed to "+what+". The server log has the details.")
 }
 
+// render writes every HTML page and fragment of the package. Pages may be
+// framed by their own origin only (the simulated EHR frames same-origin
+// pages; another site framing the launcher or clients page is
+// clickjacking): the same two headers as the authorization pages.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "frame-ancestors 'self'")
+	w.Header().Set("X-Frame-Options", "SAMEORIGIN")
 	w.WriteHeader(status)
 	if err := c.Render(r.Context(), w); err != nil && r.Context().Err() != context.Canceled {
 		h.logger().Error("render page", "path", r.URL.Path, "err", err)
