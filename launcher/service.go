@@ -187,13 +187,13 @@ func (s *Service) open(v, purpose string) (*Launch, error) {
 // with it (after smart.TrimSlash on both).
 func (s *Service) FHIRBase(l *Launch) string {
 	if l.Type.IsEHR() {
-		return s.base + "/fhir"
+		return smart.FHIRBase{Origin: s.base}.URL()
 	}
 	sc, err := s.Scenario(l)
 	if err != nil {
 		return ""
 	}
-	return s.base + "/sim/" + sc + "/fhir"
+	return smart.FHIRBase{Origin: s.base, Scenario: sc}.URL()
 }
 
 // Scenario returns l sealed as a scenario id. Sealing is deterministic, so

@@ -12,7 +12,6 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/ehrsim/ehrsim/launcher"
-	"github.com/ehrsim/ehrsim/mockehr/clients"
 	"github.com/ehrsim/ehrsim/mockehr/scopes"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
@@ -24,10 +23,13 @@ type authorizeCtx struct {
 	launchParam bool
 	aud         string
 	problem     string // an invalid_request description for Authorize to redirect with
-	client      *clientDef
-	browserID   string
-	sessionID   string
-	sessionUser string // FHIR reference of the logged-in user, if any
+	// launchProblem: problem is about the launch (unknown, expired, minted
+	// for another client), so the launch cannot vouch for the client.
+	launchProblem bool
+	client        *clientDef
+	browserID     string
+	sessionID     string
+	sessionUser   string // FHIR reference of the logged-in user, if any
 }
 
 type authorizeCtxKey struct{}
@@ -60,7 +62,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	ac.client = def
 	if ac.launch != nil && ac.launch.Client.ClientID != "" && ac.launch.Client.ClientID != clientID && ac.problem == "" {
-		ac.problem = "the launch was minted for another client"
+		ac.problem, ac.launchProblem = fmt.Sprintf("the launch was minted for client %q, not %q", ac.launch.Client.ClientID, clientID), true
 	}
 	sim := simulateOf(ac.launch)
 	if sim == "auth_invalid_client_id" {
@@ -85,6 +87,14 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if !def.redirectAllowed(redirect) {
 		s.errorPage(w, r, http.StatusBadRequest, "Invalid redirect_uri",
 			fmt.Sprintf("redirect_uri %q is not one of the registered: %s", redirect, strings.Join(def.Client.RedirectURIs, ", ")))
+		return
+	}
+	if ac.launchProblem && def.AnyRedirect {
+		// No registration or launch vouches for this redirect_uri, and the
+		// launch the request carries does not either: redirecting the error
+		// would make ehrsim an open redirector (RFC 9700 §4.11; AZ-06).
+		s.errorPage(w, r, http.StatusBadRequest, "Launch refused",
+			fmt.Sprintf("The authorization request was refused: %s. Client %q has no registered redirect URIs, so the error is shown here instead of being sent to %q (RFC 6749 §4.1.2.1). No code was issued.", ac.problem, clientID, redirect))
 		return
 	}
 	if rt := r.Form.Get("response_type"); rt != "" && rt != string(oidc.ResponseTypeCode) {
@@ -112,9 +122,11 @@ func (s *Server) resolveLaunch(ctx context.Context, form url.Values, ac *authori
 	if code := form.Get("launch"); code != "" {
 		ac.launchParam = true
 		if s.opts.Launches == nil {
-			ac.problem = "unknown launch"
-		} else if l, err := s.opts.Launches.Open(ctx, code); err != nil {
-			ac.problem = "unknown or expired launch"
+			ac.problem, ac.launchProblem = "unknown launch", true
+		} else if l, err := s.opts.Launches.Open(ctx, code); errors.Is(err, launcher.ErrExpiredLaunch) {
+			ac.problem, ac.launchProblem = "the launch has expired", true
+		} else if err != nil {
+			ac.problem, ac.launchProblem = "unknown launch", true
 		} else {
 			ac.launch = l
 		}
@@ -129,7 +141,8 @@ func (s *Server) resolveLaunch(ctx context.Context, form url.Values, ac *authori
 		}
 		return
 	}
-	base, scenario, ok := s.parseFHIRBase(aud)
+	fb, ok := smart.ParseFHIRBase(s.base, aud)
+	base, scenario := fb.URL(), fb.Scenario
 	if !ok {
 		if ac.problem == "" {
 			ac.problem = "aud does not match a FHIR base URL of this server"
@@ -143,7 +156,7 @@ func (s *Server) resolveLaunch(ctx context.Context, form url.Values, ac *authori
 	l, err := s.openScenario(ctx, scenario)
 	if err != nil {
 		if ac.problem == "" {
-			ac.problem = "aud names an unknown or expired scenario"
+			ac.problem, ac.launchProblem = "aud names an unknown or expired scenario", true
 		}
 		return
 	}
@@ -152,60 +165,11 @@ func (s *Server) resolveLaunch(ctx context.Context, form url.Values, ac *authori
 	}
 }
 
-// parseFHIRBase accepts BaseURL/fhir or BaseURL/sim/{scenario}/fhir, one
-// trailing slash ignored (DESIGN.md aud matching), and returns the
-// normalised base and the scenario id.
-func (s *Server) parseFHIRBase(aud string) (base, scenario string, ok bool) {
-	aud = smart.TrimSlash(aud)
-	if aud == s.base+"/fhir" {
-		return aud, "", true
-	}
-	rest, found := strings.CutPrefix(aud, s.base+"/sim/")
-	if !found {
-		return "", "", false
-	}
-	scenario, found = strings.CutSuffix(rest, "/fhir")
-	if !found || scenario == "" || strings.Contains(scenario, "/") {
-		return "", "", false
-	}
-	return aud, scenario, true
-}
-
 func (s *Server) openScenario(ctx context.Context, scenario string) (*launcher.Launch, error) {
 	if s.opts.Launches == nil {
 		return nil, errors.New("no launcher")
 	}
 	return s.opts.Launches.OpenScenario(ctx, scenario)
-}
-
-// resolveClient finds the effective client, or a message for the error page.
-func (s *Server) resolveClient(ctx context.Context, id string, l *launcher.Launch) (*clientDef, string) {
-	var lc *launcher.Client
-	if l != nil && (l.Client.ClientID == "" || l.Client.ClientID == id) && !isZeroClient(&l.Client) {
-		lc = &l.Client
-	}
-	if s.opts.Clients != nil {
-		c, err := s.opts.Clients.Get(ctx, id)
-		if err == nil {
-			return narrow(c, lc), ""
-		}
-		if !errors.Is(err, clients.ErrNotFound) && !errors.Is(err, smart.ErrNotFound) {
-			return nil, "The client registry failed: " + err.Error()
-		}
-	}
-	if s.opts.Strict {
-		return nil, fmt.Sprintf("client_id %q is not registered (the server runs with --strict-clients).", id)
-	}
-	d := adhocClient(id, lc)
-	if l != nil && l.Type == launcher.BackendService && d.Client.Type != clients.TypeSymmetric {
-		d.Client.Type = clients.TypeBackend // client_credentials + private_key_jwt
-	}
-	return d, ""
-}
-
-func isZeroClient(c *launcher.Client) bool {
-	return c.ClientID == "" && c.ClientType == "" && c.ClientSecret == "" && len(c.RedirectURIs) == 0 &&
-		c.Scope == "" && c.JWKSURL == "" && len(c.JWKS) == 0 && c.PKCE == ""
 }
 
 func simulateOf(l *launcher.Launch) string {
@@ -285,6 +249,7 @@ func (ss *smartServer) Authorize(ctx context.Context, r *op.ClientRequest[oidc.A
 	if err := s.storage.add(a); err != nil {
 		return nil, err
 	}
+	s.rememberClient(ctx, ac.client, a.ExpiresAt.Add(s.opts.CodeLifetime))
 	next, err := s.nextStep(ctx, a)
 	if err != nil {
 		s.storage.DeleteAuthRequest(ctx, a.ID)

@@ -3,7 +3,9 @@ package authz
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/ehrsim/ehrsim/launcher"
 	"github.com/ehrsim/ehrsim/mockehr/clients"
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
 // assertion signs a SMART client assertion with a demo key.
@@ -167,5 +170,77 @@ func TestTOK20_AsymmetricCodeExchange(t *testing.T) {
 	r, body := h.tokenPost(form, "", "")
 	if r.StatusCode != 200 || body["access_token"] == nil {
 		t.Fatalf("%d %v", r.StatusCode, body)
+	}
+}
+
+// A standard SMART Backend Services client knows only the FHIR base of its
+// backend launch: it reads that base's smart-configuration, signs an
+// assertion whose aud is the advertised token_endpoint, and posts
+// client_credentials with nothing else (no resource). The scenario's token
+// endpoint carries the launch, so the launch-defined client, its scopes and
+// the audience all come from it. resource keeps working (TestBES14_…).
+func TestBES_StandardClientOnScenarioBase(t *testing.T) {
+	h := newTestServer(t)
+	res := h.mint(launcher.Request{LaunchType: "backend-service", Client: launcher.Client{ClientID: "adhoc-bulk", JWKS: clients.DemoPublicJWKS(), Scope: "system/Observation.rs"}})
+	_, disc := h.getJSON(res.FHIRBaseURL+"/.well-known/smart-configuration", nil)
+	tokenURL, _ := disc["token_endpoint"].(string)
+	if !strings.HasPrefix(tokenURL, h.base+"/sim/") {
+		t.Fatalf("token_endpoint %q: want the scenario's own endpoint", tokenURL)
+	}
+	// CS-05: the CapabilityStatement of that base names the same endpoint.
+	if got := h.srv.EndpointsFor(mustBase(t, h, res.FHIRBaseURL)).Token; got != tokenURL {
+		t.Errorf("EndpointsFor token %q, discovery %q", got, tokenURL)
+	}
+	a := h.assertion("adhoc-bulk", clients.DemoKeyES384, jose.ES384, func(c map[string]any) { c["aud"] = tokenURL })
+	req, _ := http.NewRequest(http.MethodPost, tokenURL, strings.NewReader(ccForm(a, "system/Observation.rs").Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, body := h.do(req)
+	if resp.StatusCode != 200 || body["scope"] != "system/Observation.rs" {
+		t.Fatalf("%d %v", resp.StatusCode, body)
+	}
+	g, err := h.srv.ResolveGrant(context.Background(), body["access_token"].(string))
+	if err != nil || g.Audience != res.FHIRBaseURL || g.ClientID != "adhoc-bulk" {
+		t.Fatalf("grant %+v %v, want adhoc-bulk for %s", g, err, res.FHIRBaseURL)
+	}
+	// The plain token endpoint knows the launch-defined client too (by its
+	// id, from the moment the launch was minted); the token is then for /fhir.
+	a = h.assertion("adhoc-bulk", clients.DemoKeyES384, jose.ES384, nil)
+	resp, body = h.tokenPost(ccForm(a, "system/Observation.rs"), "", "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("plain token endpoint: %d %v", resp.StatusCode, body)
+	}
+	// An assertion naming the plain endpoint is refused at the scenario's.
+	a = h.assertion("adhoc-bulk", clients.DemoKeyES384, jose.ES384, nil)
+	req, _ = http.NewRequest(http.MethodPost, tokenURL, strings.NewReader(ccForm(a, "system/Observation.rs").Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, body = h.do(req)
+	wantError(t, resp, body, 401, "invalid_client")
+}
+
+func mustBase(t *testing.T, h *testServer, u string) smart.FHIRBase {
+	b, ok := smart.ParseFHIRBase(h.base, u)
+	if !ok {
+		t.Fatalf("%s is not a FHIR base", u)
+	}
+	return b
+}
+
+// SMART Backend Services: the assertion's JOSE header names its key (kid).
+func TestBES08_AssertionWithoutKidOverHTTP(t *testing.T) {
+	h := newTestServer(t)
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(clients.DemoPrivateJWKS(), &set); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES384, Key: set.Key(clients.DemoKeyES384)[0].Key}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := jwt.Signed(signer).Claims(map[string]any{"iss": clients.DemoBackend, "sub": clients.DemoBackend, "aud": h.base + "/auth/oauth/token",
+		"exp": h.clock.Now().Add(4 * time.Minute).Unix(), "jti": oauthJTI()}).Serialize()
+	resp, body := h.tokenPost(ccForm(a, "system/*.rs"), "", "")
+	wantError(t, resp, body, 401, "invalid_client")
+	if d, _ := body["error_description"].(string); !strings.Contains(d, "kid") {
+		t.Errorf("error_description %q does not name the missing kid", d)
 	}
 }

@@ -15,26 +15,38 @@ import (
 )
 
 // clientDef is the effective client of one authorization: a registered
-// client, possibly narrowed by the launch's client section, or (sandbox
-// mode) an ad-hoc client defined by the launch or by the request itself.
+// client, possibly narrowed by the launch's client section, a launch-defined
+// client (sandbox mode: defined by a launch's client section, or by an
+// unregistered client_id completing an authorization), or a sandbox client
+// seen for the first time. It is kept with every grant (code, token family),
+// so the grant is checked against the rules it was issued under.
 type clientDef struct {
 	Client     clients.Client `json:"client"`
 	Registered bool           `json:"registered,omitempty"`
-	// AnyRedirect: an ad-hoc client without redirect_uris accepts the
+	// Sandbox: an unregistered client_id that no launch defined; authorize
+	// accepts it as a public client and records it (launch-defined clients).
+	Sandbox bool `json:"sandbox,omitempty"`
+	// AnyRedirect: an unregistered client without redirect_uris accepts the
 	// redirect_uri it presents (sandbox mode).
 	AnyRedirect bool `json:"any_redirect,omitempty"`
 	// LaunchScope is the launch's allowed scope list, applied on top of
 	// Client.Scope (a launch may only narrow).
 	LaunchScope string `json:"launch_scope,omitempty"`
-	// SecretHash is SHA-256 of a launch-defined secret (ad-hoc
-	// confidential-symmetric clients); registered secrets are checked by
-	// the registry.
+	// SecretSalt and SecretHMAC keep a launch-defined secret
+	// (confidential-symmetric) as clients.SaltSecret makes it; registered
+	// secrets are checked by the registry. SecretHash (SHA-256) is how
+	// grants issued before salted secrets kept it.
+	SecretSalt []byte `json:"secret_salt,omitempty"`
+	SecretHMAC []byte `json:"secret_hmac,omitempty"`
 	SecretHash []byte `json:"secret_hash,omitempty"`
 }
 
 func (c *clientDef) id() string { return c.Client.ID }
 
 func (c *clientDef) checkAdhocSecret(secret string) bool {
+	if len(c.SecretSalt) > 0 {
+		return clients.SecretMatches(c.SecretSalt, c.SecretHMAC, secret)
+	}
 	if len(c.SecretHash) == 0 || secret == "" {
 		return false
 	}
@@ -67,49 +79,55 @@ func (c *clientDef) grantScopes(requested []scopes.Scope) (granted, refused []sc
 	return granted, refused
 }
 
-// adhocClient builds the sandbox client for an unregistered client_id: the
-// launch's client section if it names this id (or names none), else a public
-// client accepting whatever redirect_uri it presents.
-func adhocClient(id string, lc *launcher.Client) *clientDef {
-	d := &clientDef{Client: clients.Client{ID: id, Type: clients.TypePublic}, AnyRedirect: true}
-	if lc == nil {
-		return d
+// sandboxClient is an unregistered client_id no launch defined: a public
+// client accepting whatever redirect_uri it presents (sandbox mode).
+func sandboxClient(id string) *clientDef {
+	return &clientDef{Client: clients.Client{ID: id, Type: clients.TypePublic}, AnyRedirect: true, Sandbox: true}
+}
+
+// launchClientDef is the client a launch's client section defines (its
+// client_id is not registered).
+func launchClientDef(id string, l *launcher.Launch) (*clientDef, error) {
+	c := l.Client.Definition(l.Type)
+	c.ID = id
+	d := &clientDef{Client: c, AnyRedirect: len(c.RedirectURIs) == 0}
+	if l.Client.ClientSecret != "" {
+		var err error
+		if d.SecretSalt, d.SecretHMAC, err = clients.SaltSecret(l.Client.ClientSecret); err != nil {
+			return nil, err
+		}
 	}
-	if lc.ClientType != "" {
-		d.Client.Type = lc.ClientType
-	}
-	if len(lc.RedirectURIs) > 0 {
-		d.Client.RedirectURIs = slices.Clone(lc.RedirectURIs)
-		d.AnyRedirect = false
-	}
-	d.Client.Scope = lc.Scope
-	d.Client.JWKSURL = lc.JWKSURL
-	d.Client.JWKS = lc.JWKS
-	d.Client.PKCE = lc.PKCE
-	if lc.ClientSecret != "" {
-		h := sha256.Sum256([]byte(lc.ClientSecret))
-		d.SecretHash = h[:]
-	}
+	return d, nil
+}
+
+// launchDefinedDef is a launch-defined client read back from the registry.
+func launchDefinedDef(ld *clients.LaunchDefined) *clientDef {
+	d := &clientDef{Client: ld.Client, AnyRedirect: len(ld.RedirectURIs) == 0}
+	d.SecretSalt, d.SecretHMAC = ld.Secret()
 	return d
 }
 
-// narrow applies a launch's client section to a registered client: it may
-// only restrict redirect URIs and scopes; type, keys, secret and PKCE stay
-// as registered (a launch cannot weaken a registered client).
-func narrow(reg *clients.Client, lc *launcher.Client) *clientDef {
-	d := &clientDef{Client: *reg, Registered: true}
-	d.Client.RedirectURIs = slices.Clone(reg.RedirectURIs)
+// narrow applies a launch's client section to a client defined elsewhere
+// (registered, or launch-defined by another launch): it may only restrict
+// redirect URIs and scopes; type, keys, secret and PKCE stay as they are (a
+// launch cannot weaken a client).
+func narrow(d *clientDef, lc *launcher.Client) *clientDef {
+	d.Client.RedirectURIs = slices.Clone(d.Client.RedirectURIs)
 	if lc == nil {
 		return d
 	}
 	if len(lc.RedirectURIs) > 0 {
-		var keep []string
-		for _, u := range d.Client.RedirectURIs {
-			if slices.Contains(lc.RedirectURIs, u) {
-				keep = append(keep, u)
+		if d.AnyRedirect {
+			d.Client.RedirectURIs, d.AnyRedirect = slices.Clone(lc.RedirectURIs), false
+		} else {
+			var keep []string
+			for _, u := range d.Client.RedirectURIs {
+				if slices.Contains(lc.RedirectURIs, u) {
+					keep = append(keep, u)
+				}
 			}
+			d.Client.RedirectURIs = keep
 		}
-		d.Client.RedirectURIs = keep
 	}
 	d.LaunchScope = lc.Scope
 	return d

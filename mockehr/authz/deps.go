@@ -2,16 +2,22 @@ package authz
 
 import (
 	"context"
+	"time"
 
 	"github.com/ehrsim/ehrsim/launcher"
 	"github.com/ehrsim/ehrsim/mockehr/clients"
 )
 
-// ClientRegistry is what the server needs from mockehr/clients' registry.
-// Get returns an error wrapping clients.ErrNotFound for an unknown id.
+// ClientRegistry is what the server needs from mockehr/clients' registry:
+// registered clients (Get returns an error wrapping clients.ErrNotFound for
+// an unknown id) and launch-defined ones (LaunchClients lists the live
+// definitions of an id, newest first).
 type ClientRegistry interface {
 	Get(ctx context.Context, id string) (*clients.Client, error)
 	CheckSecret(ctx context.Context, id, secret string) bool
+	LaunchClients(ctx context.Context, id string) ([]clients.LaunchDefined, error)
+	DefineLaunchClient(ctx context.Context, c clients.Client, secret string, until time.Time) error
+	ExtendLaunchClient(ctx context.Context, id string, until time.Time) error
 }
 
 // AssertionVerifier checks a SMART private_key_jwt client assertion

@@ -6,6 +6,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
 // DiscoveryConfig overrides fields of the SMART discovery document
@@ -93,11 +95,23 @@ func orList(v, def []string) []string {
 	return def
 }
 
-// SmartConfiguration returns the document every FHIR base serves.
-func (s *Server) SmartConfiguration() any { return s.smartConfig() }
+// EndpointsFor is the endpoint set advertised on a FHIR base (its SMART
+// discovery and CapabilityStatement; CS-05): the server's own, with the
+// token endpoint of a scenario carrying the scenario, and the configured
+// discovery overrides applied.
+func (s *Server) EndpointsFor(b smart.FHIRBase) smart.Endpoints {
+	sc := s.smartConfig(b)
+	e := b.Endpoints()
+	e.Issuer, e.JWKS = sc.Issuer, sc.JWKSURI
+	e.Authorization, e.Token = sc.AuthorizationEndpoint, sc.TokenEndpoint
+	e.Introspection, e.Revocation = sc.IntrospectionEndpoint, sc.RevocationEndpoint
+	e.Registration, e.Management, e.UserInfo = sc.RegistrationEndpoint, sc.ManagementEndpoint, sc.UserinfoEndpoint
+	return e
+}
 
-func (s *Server) smartConfig() *smartConfiguration {
-	c, e := s.opts.Discovery, s.endpoints
+// smartConfig is the SMART discovery document of base b.
+func (s *Server) smartConfig(b smart.FHIRBase) *smartConfiguration {
+	c, e := s.opts.Discovery, b.Endpoints()
 	sc := &smartConfiguration{
 		Issuer:                            or(c.Issuer, e.Issuer),
 		JWKSURI:                           or(c.JWKSURI, e.JWKS),
@@ -127,14 +141,15 @@ func (s *Server) smartConfig() *smartConfiguration {
 // handleSmartConfig serves GET {base}/.well-known/smart-configuration for
 // /fhir and every valid /sim/{scenario}/fhir (DISC-01…15).
 func (s *Server) handleSmartConfig(w http.ResponseWriter, r *http.Request) {
-	if sc := r.PathValue("scenario"); sc != "" {
-		if _, err := s.openScenario(r.Context(), sc); err != nil {
+	b := smart.FHIRBase{Origin: s.base, Scenario: r.PathValue("scenario")}
+	if b.Scenario != "" {
+		if _, err := s.openScenario(r.Context(), b.Scenario); err != nil {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "unknown or expired scenario"})
 			return
 		}
 	}
 	w.Header().Set("Cache-Control", "no-cache")
-	writeJSON(w, http.StatusOK, s.smartConfig())
+	writeJSON(w, http.StatusOK, s.smartConfig(b))
 }
 
 // Discovery patches zitadel's OIDC document to advertise only what works
@@ -149,7 +164,7 @@ func (ss *smartServer) Discovery(ctx context.Context, r *op.Request[struct{}]) (
 	if !ok {
 		return resp, nil
 	}
-	sc := ss.srv.smartConfig()
+	sc := ss.srv.smartConfig(smart.FHIRBase{Origin: ss.srv.base})
 	d.AuthorizationEndpoint, d.TokenEndpoint = sc.AuthorizationEndpoint, sc.TokenEndpoint
 	d.IntrospectionEndpoint = sc.IntrospectionEndpoint
 	d.RevocationEndpoint = sc.RevocationEndpoint

@@ -122,6 +122,21 @@ type testServer struct {
 	reg      *clients.Registry
 	clock    *clock
 	browser  *http.Client // cookie jar, no redirects followed
+	opts     Options
+}
+
+// restart replaces the authorization server by a new one on the same
+// database (a process restart: nothing in memory survives).
+func (h *testServer) restart() {
+	h.t.Helper()
+	srv, err := New(context.Background(), h.opts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	srv.Mount(mux)
+	h.srv = srv
+	h.ts.Config.Handler = mux
 }
 
 const cbURL = "https://app.example/callback"
@@ -165,6 +180,7 @@ func newTestServerSerial(t testing.TB, opts ...serverOpt) *testServer {
 	for _, f := range opts {
 		f(&o)
 	}
+	h.opts = o
 	h.srv, err = New(ctx, o)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package authz
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -18,68 +17,45 @@ var inactive = map[string]bool{"active": false}
 // a caller presenting a valid bearer token (INT-11), or, in sandbox mode,
 // an unauthenticated caller (as Inferno does, INT-02).
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "use POST with application/x-www-form-urlencoded")
+	if err := formRequest(w, r); err != nil {
+		s.writeOAuthError(w, r, err)
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "malformed form body")
-		return
-	}
-	if status, code, desc := s.introspectionCaller(r); status != 0 {
-		if status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", strings.Replace(challengeFor(r), "invalid_client", code, 1))
-		}
-		writeOAuthError(w, status, code, desc)
+	if err := s.introspectionCaller(r); err != nil {
+		s.writeOAuthError(w, r, err)
 		return
 	}
 	token := r.PostForm.Get("token")
 	if token == "" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "token is required")
+		s.writeOAuthError(w, r, errInvalidRequest("token is required"))
 		return
 	}
 	writeJSON(w, http.StatusOK, s.introspect(token))
 }
 
-// introspectionCaller authenticates the caller; status 0 means allowed.
-func (s *Server) introspectionCaller(r *http.Request) (int, string, string) {
-	auth := r.Header.Get("Authorization")
-	form := r.PostForm
-	if bearer, ok := strings.CutPrefix(auth, "Bearer "); ok {
+// introspectionCaller authenticates the caller (INT-02, INT-11): a valid
+// bearer token, client authentication like at the token endpoint, or, in
+// sandbox mode, nothing at all (as the Inferno kits call it).
+func (s *Server) introspectionCaller(r *http.Request) error {
+	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		if _, err := s.ResolveGrant(r.Context(), strings.TrimSpace(bearer)); err != nil {
-			return http.StatusUnauthorized, "invalid_token", "the bearer token is not active"
+			return &oauthError{Code: "invalid_token", Description: "the bearer token is not active",
+				Challenge: `Bearer realm="ehrsim", error="invalid_token"`, Status: http.StatusUnauthorized}
 		}
-		return 0, "", ""
+		return nil
 	}
-	id, secret, basic := r.BasicAuth()
-	if basic {
-		id, _ = url.QueryUnescape(id)
-		secret, _ = url.QueryUnescape(secret)
-	} else {
-		id, secret = form.Get("client_id"), form.Get("client_secret")
+	cc, err := parseClientCreds(r)
+	if err != nil {
+		return err
 	}
-	if assertion := form.Get("client_assertion"); assertion != "" {
-		if s.opts.Assertions == nil {
-			return http.StatusUnauthorized, "invalid_client", "private_key_jwt is not available"
+	if cc.Assertion == "" && cc.Secret == "" {
+		if s.opts.Strict {
+			return errInvalidClient("introspection requires client authentication or a bearer token")
 		}
-		if _, err := s.opts.Assertions.Verify(r.Context(), form.Get("client_assertion_type"), assertion, id, nil); err != nil {
-			return http.StatusUnauthorized, "invalid_client", err.Error()
-		}
-		return 0, "", ""
+		return nil
 	}
-	if secret != "" {
-		if s.opts.Clients == nil || !s.opts.Clients.CheckSecret(r.Context(), id, secret) {
-			return http.StatusUnauthorized, "invalid_client", "client authentication failed"
-		}
-		return 0, "", ""
-	}
-	if s.opts.Strict {
-		return http.StatusUnauthorized, "invalid_client", "introspection requires client authentication or a bearer token"
-	}
-	return 0, "", ""
+	_, err = s.authenticate(r.Context(), r, cc, grantRef{})
+	return err
 }
 
 // introspect answers for an access or refresh token; the launch context is
@@ -127,28 +103,47 @@ func (s *Server) introspect(token string) any {
 	return out
 }
 
-// Revocation is RFC 7009: unknown tokens are fine (REV-03); a refresh
-// token takes its whole family with it (REV-05); another client's token is
-// refused and stays valid (REV-06).
-func (ss *smartServer) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (*op.Response, error) {
-	s := ss.srv
-	e, ok := s.tokens.lookup(r.Data.Token)
+// revoke is RFC 7009: the caller is authenticated like at the token
+// endpoint, against the token's own client when the token is known (a
+// wrong secret is 401 invalid_client and revokes nothing; REV-07); unknown
+// tokens are fine (REV-03); a refresh token takes its whole family with it
+// (REV-05); another client's token is refused and stays valid (REV-06).
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
+	if err := formRequest(w, r); err != nil {
+		return err
+	}
+	if r.PostForm.Get("grant_type") != "" {
+		return errInvalidRequest("grant_type does not belong in a revocation request")
+	}
+	ctx := r.Context()
+	cc, err := parseClientCreds(r)
+	if err != nil {
+		return err
+	}
+	def, err := s.authenticate(ctx, r, cc, s.grantOf(ctx, r))
+	if err != nil {
+		return err
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		return errInvalidRequest("token is required")
+	}
+	e, ok := s.tokens.lookup(token)
 	if !ok {
-		return op.NewResponse(struct{}{}), nil
+		return nil
 	}
-	if e.fam.ClientID != r.Client.GetID() {
-		return nil, oidc.ErrUnauthorizedClient().WithDescription("the token was issued to another client")
+	if e.fam.ClientID != def.id() {
+		return errUnauthorizedClient("the token was issued to another client")
 	}
-	var err error
 	if e.kind == kindRefresh {
 		err = s.tokens.revokeFamily(ctx, e.fam)
 	} else {
-		err = s.tokens.revokeToken(ctx, r.Data.Token, e)
+		err = s.tokens.revokeToken(ctx, token, e)
 	}
 	if err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+		return errServer(err)
 	}
-	return op.NewResponse(struct{}{}), nil
+	return nil
 }
 
 // UserInfo answers sub and fhirUser for an active access token.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gorilla/sessions"
-	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/ehrsim/ehrsim/mockehr/smart"
@@ -80,7 +79,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		o.Logger = slog.Default()
 	}
 	s := &Server{opts: o, base: strings.TrimRight(o.BaseURL, "/"), log: o.Logger}
-	s.issuer = s.base + "/auth"
+	s.issuer = smart.Issuer(s.base)
 	if err := migrate(ctx, o.DB); err != nil {
 		return nil, err
 	}
@@ -111,29 +110,17 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	// Only these routes go to zitadel; introspection and end_session are
 	// our own handlers (zitadel's introspection refuses bearer-token and
 	// unauthenticated callers), device authorization is off.
+	// The token and revocation endpoints are ours too (tokenendpoint.go).
 	ep := op.Endpoints{
 		Authorization: op.NewEndpoint("authorize"),
-		Token:         op.NewEndpoint("oauth/token"),
 		Userinfo:      op.NewEndpoint("userinfo"),
-		Revocation:    op.NewEndpoint("revoke"),
 		JwksURI:       op.NewEndpoint("keys"),
 	}
 	s.smart = &smartServer{LegacyServer: op.NewLegacyServer(s.provider, ep), srv: s}
 	// CORS is ours (httpx.go cors) on every route, so zitadel's is off:
 	// rs/cors refuses preflights whose header list is not sorted.
 	s.opHandler = op.RegisterLegacyServer(s.smart, op.AuthorizeCallbackHandler(s.provider), op.WithServerCORSOptions(nil))
-	s.endpoints = smart.Endpoints{
-		Issuer:        s.issuer,
-		Authorization: s.issuer + "/authorize",
-		Token:         s.issuer + "/oauth/token",
-		Introspection: s.issuer + "/oauth/introspect",
-		Revocation:    s.issuer + "/revoke",
-		Registration:  s.issuer + "/register",
-		Management:    s.issuer + "/manage",
-		UserInfo:      s.issuer + "/userinfo",
-		JWKS:          s.issuer + "/keys",
-		EndSession:    s.issuer + "/end_session",
-	}
+	s.endpoints = smart.FHIRBase{Origin: s.base}.Endpoints()
 	go s.sweeper(ctx)
 	return s, nil
 }
@@ -165,7 +152,10 @@ func (s *Server) Issuer() string { return s.issuer }
 // Mount registers every route of the authorization server on mux.
 func (s *Server) Mount(mux *http.ServeMux) {
 	zitadel := http.StripPrefix("/auth", s.opHandler)
-	mux.Handle("/auth/", cors(tokenEndpointGuard(s.publicRefreshClient(zitadel))))
+	mux.Handle("/auth/", cors(zitadel))
+	mux.Handle("/auth/oauth/token", cors(http.HandlerFunc(s.handleToken)))
+	mux.Handle("/sim/{scenario}/auth/token", cors(http.HandlerFunc(s.handleToken)))
+	mux.Handle("/auth/revoke", cors(http.HandlerFunc(s.handleRevoke)))
 	mux.HandleFunc("GET /auth/authorize", s.handleAuthorize)
 	mux.HandleFunc("POST /auth/authorize", s.handleAuthorize)
 	mux.Handle("/auth/oauth/introspect", cors(http.HandlerFunc(s.handleIntrospect)))
@@ -185,7 +175,7 @@ func (s *Server) fhirUserURL(aud, ref string) string {
 		return ""
 	}
 	if aud == "" {
-		aud = s.base + "/fhir"
+		aud = smart.FHIRBase{Origin: s.base}.URL()
 	}
 	return aud + "/" + ref
 }
@@ -194,15 +184,4 @@ func (s *Server) fhirUserURL(aud, ref string) string {
 type smartServer struct {
 	*op.LegacyServer
 	srv *Server
-}
-
-// JWTProfile refuses the RFC 7523 §2.1 jwt-bearer grant, which zitadel
-// enables by default; SMART does not use it.
-func (ss *smartServer) JWTProfile(context.Context, *op.Request[oidc.JWTProfileGrantRequest]) (*op.Response, error) {
-	return nil, oidc.ErrUnsupportedGrantType().WithDescription("grant_type urn:ietf:params:oauth:grant-type:jwt-bearer is not supported")
-}
-
-// TokenExchange is refused (not a SMART grant).
-func (ss *smartServer) TokenExchange(context.Context, *op.ClientRequest[oidc.TokenExchangeRequest]) (*op.Response, error) {
-	return nil, oidc.ErrUnsupportedGrantType().WithDescription("token exchange is not supported")
 }

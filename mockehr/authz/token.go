@@ -5,14 +5,15 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/ehrsim/ehrsim/launcher"
 	"github.com/ehrsim/ehrsim/mockehr/clients"
 	"github.com/ehrsim/ehrsim/mockehr/scopes"
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
 // tokenResponse is RFC 6749 §5.1 plus the SMART launch context
@@ -33,22 +34,15 @@ type tokenResponse struct {
 	Tenant            string                     `json:"tenant,omitempty"`
 }
 
-// noStore are the RFC 6749 §5.1 headers of every token response (TOK-02).
-func noStore(v any) *op.Response {
-	resp := op.NewResponse(v)
-	resp.Header = http.Header{"Cache-Control": {"no-store"}, "Pragma": {"no-cache"}}
-	return resp
-}
-
 // tokenSimError maps the token_* simulated errors that fail a grant.
 func tokenSimError(sim string) error {
 	switch sim {
 	case "token_invalid_token":
-		return oidc.ErrInvalidGrant().WithDescription("simulated error token_invalid_token")
+		return errInvalidGrant("simulated error token_invalid_token")
 	case "token_invalid_scope":
-		return oidc.ErrInvalidScope().WithDescription("simulated error token_invalid_scope")
+		return errInvalidScope("simulated error token_invalid_scope")
 	case "token_server_error":
-		return op.NewStatusError(oidc.ErrServerError().WithDescription("simulated error token_server_error"), http.StatusInternalServerError)
+		return newOAuthError("server_error", "simulated error token_server_error")
 	}
 	return nil
 }
@@ -67,39 +61,48 @@ func validVerifier(v string) bool {
 	return true
 }
 
-// CodeExchange redeems an authorization code (RFC 6749 §4.1.3) with the
-// checks LegacyServer skips: single use with replay revocation (TOK-15),
-// expiry (TOK-16), PKCE for every client type (PKCE-04…09).
-func (ss *smartServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
-	s := ss.srv
-	code := r.Data.Code
+// codeExchange redeems an authorization code (RFC 6749 §4.1.3) for the
+// authenticated client def: single use with replay revocation (TOK-15),
+// expiry (TOK-16), the code's client and redirect_uri (TOK-13/14), PKCE for
+// every client type (PKCE-04…09).
+func (s *Server) codeExchange(ctx context.Context, def *clientDef, form url.Values) (*tokenResponse, error) {
+	code, redirect := form.Get("code"), form.Get("redirect_uri")
+	if code == "" {
+		return nil, errInvalidRequest("code is missing") // ERR-03
+	}
+	if redirect == "" {
+		return nil, errInvalidRequest("redirect_uri is missing") // ERR-03
+	}
 	a, famID, err := s.storage.takeCode(code)
 	switch err {
 	case nil:
 	case errCodeReplayed:
 		if famID != "" {
-			s.tokens.revokeFamilyID(ctx, famID)
+			if err := s.tokens.revokeFamilyID(ctx, famID); err != nil {
+				s.log.ErrorContext(ctx, "revoking the tokens of a replayed code failed", "family", famID, "err", err)
+				return nil, errServer(err)
+			}
 		}
-		return nil, oidc.ErrInvalidGrant().WithDescription("the authorization code was already used; tokens issued from it are revoked")
+		return nil, errInvalidGrant("the authorization code was already used; tokens issued from it are revoked")
 	default:
-		return nil, oidc.ErrInvalidGrant().WithDescription("%s", err.Error())
+		return nil, errInvalidGrant("%s", err.Error())
 	}
-	if r.Client.GetID() != a.ClientID {
-		return nil, oidc.ErrInvalidGrant().WithDescription("the code was issued to another client") // TOK-13
+	if def.id() != a.ClientID {
+		return nil, errInvalidGrant("the code was issued to another client") // TOK-13
 	}
-	if r.Data.RedirectURI != a.RedirectURI {
-		return nil, oidc.ErrInvalidGrant().WithDescription("redirect_uri differs from the authorization request") // TOK-14
+	if redirect != a.RedirectURI {
+		return nil, errInvalidGrant("redirect_uri differs from the authorization request") // TOK-14
 	}
 	if a.Challenge != nil {
-		v := r.Data.CodeVerifier
+		v := form.Get("code_verifier")
 		if v == "" {
-			return nil, oidc.ErrInvalidRequest().WithDescription("code_verifier is required") // PKCE-04/05
+			return nil, errInvalidRequest("code_verifier is required") // PKCE-04/05
 		}
 		if !validVerifier(v) {
-			return nil, oidc.ErrInvalidGrant().WithDescription("code_verifier must be 43-128 unreserved characters (RFC 7636 §4.1)")
+			return nil, errInvalidGrant("code_verifier must be 43-128 unreserved characters (RFC 7636 §4.1)")
 		}
 		if err := op.AuthorizeCodeChallenge(v, a.Challenge); err != nil {
-			return nil, err
+			return nil, errInvalidGrant("code_verifier does not match the code_challenge (RFC 7636 §4.6)")
 		}
 	}
 	if err := tokenSimError(a.simulate()); err != nil {
@@ -111,7 +114,8 @@ func (ss *smartServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oid
 		return nil, err
 	}
 	s.storage.bindFamily(code, fam.ID)
-	return noStore(resp), nil
+	s.rememberClient(ctx, a.Client, fam.ExpiresAt)
+	return resp, nil
 }
 
 // familyFrom turns a finished auth request into the token family.
@@ -188,12 +192,12 @@ func (s *Server) issue(ctx context.Context, fam *family, isNew bool, rotated *to
 		client := s.opClientFor(&fam.Client, "")
 		idt, err := op.CreateIDToken(ctx, s.issuer, idReq, fam.AccessTTL, at.handle, code, s.storage, client)
 		if err != nil {
-			return nil, oidc.ErrServerError().WithParent(err)
+			return nil, errServer(err)
 		}
 		resp.IDToken = idt
 	}
 	if err := s.tokens.save(ctx, fam, isNew, rotated, rotatedHandle, toks...); err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+		return nil, errServer(err)
 	}
 	return resp, nil
 }
@@ -227,73 +231,73 @@ func (r *refreshIDRequest) GetClientID() string    { return r.fam.ClientID }
 func (r *refreshIDRequest) GetScopes() []string    { return r.scopes }
 func (r *refreshIDRequest) GetSubject() string     { return r.fam.Subject }
 
-// RefreshToken (RFC 6749 §6): rotation (the old refresh token dies), scope
+// refresh is RFC 6749 §6: rotation (the old refresh token dies), scope
 // narrowing only (REF-05), the launch context repeated (REF-09).
-func (ss *smartServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
-	s := ss.srv
-	handle := r.Data.RefreshToken
+func (s *Server) refresh(ctx context.Context, def *clientDef, form url.Values) (*tokenResponse, error) {
+	handle := form.Get("refresh_token")
+	if handle == "" {
+		return nil, errInvalidRequest("refresh_token is missing") // ERR-03
+	}
 	e, ok := s.tokens.lookup(handle)
 	if !ok || e.kind != kindRefresh || !e.active(s.now()) {
-		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token is unknown, expired or revoked") // REF-06
+		return nil, errInvalidGrant("the refresh token is unknown, expired or revoked") // REF-06
 	}
 	fam := e.fam
-	if fam.ClientID != r.Client.GetID() {
-		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client") // REF-07
+	if fam.ClientID != def.id() {
+		return nil, errInvalidGrant("the refresh token was issued to another client") // REF-07
 	}
 	if fam.SimulateError == "token_expired_refresh_token" {
-		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token has expired (simulated error token_expired_refresh_token)")
+		return nil, errInvalidGrant("the refresh token has expired (simulated error token_expired_refresh_token)")
 	}
 	if err := tokenSimError(fam.SimulateError); err != nil {
 		return nil, err
 	}
 	scope := fam.Scopes
-	if len(r.Data.Scopes) > 0 {
-		for _, sc := range r.Data.Scopes {
+	if req := strings.Fields(form.Get("scope")); len(req) > 0 {
+		for _, sc := range req {
 			if !slices.Contains(fam.Scopes, sc) {
-				return nil, oidc.ErrInvalidScope().WithDescription("scope %q was not granted originally", sc) // REF-05
+				return nil, errInvalidScope("scope %q was not granted originally", sc) // REF-05
 			}
 		}
-		scope = []string(r.Data.Scopes)
+		scope = req
 	}
 	resp, err := s.issue(ctx, fam, false, e, handle, scope, nil, "")
 	if err != nil {
 		return nil, err
 	}
-	s.tokens.extendFamily(ctx, fam, s.now().Add(max(fam.RefreshTTL, fam.AccessTTL)))
-	return noStore(resp), nil
+	until := s.now().Add(max(fam.RefreshTTL, fam.AccessTTL))
+	if err := s.tokens.extendFamily(ctx, fam, until); err != nil {
+		s.log.WarnContext(ctx, "extending the token family failed", "family", fam.ID, "err", err)
+	}
+	s.rememberClient(ctx, &fam.Client, until)
+	return resp, nil
 }
 
-// ClientCredentialsExchange is SMART Backend Services (BES-02…04, 16):
-// system/ scopes only, at most 5 minutes, never a refresh token.
-func (ss *smartServer) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequest[oidc.ClientCredentialsRequest]) (*op.Response, error) {
-	s := ss.srv
-	oc, ok := r.Client.(*opClient)
-	if !ok {
-		return nil, oidc.ErrServerError()
-	}
-	l, aud := s.ccLaunch(ctx, r.Form)
+// clientCredentials is SMART Backend Services (BES-02…04, 16): system/
+// scopes only, at most 5 minutes, never a refresh token.
+func (s *Server) clientCredentials(ctx context.Context, def *clientDef, r *http.Request) (*tokenResponse, error) {
+	l, aud := s.ccLaunch(ctx, r)
 	if aud == "" {
-		return nil, oidc.ErrInvalidRequest().WithDescription("resource does not name a FHIR base URL of this server")
+		return nil, newOAuthError("invalid_target", "resource does not name a FHIR base URL of this server (RFC 8707)")
 	}
 	if err := tokenSimError(simulateOf(l)); err != nil {
 		return nil, err
 	}
-	requested, _ := scopes.ParseList(r.Form.Get("scope"))
+	requested, _ := scopes.ParseList(r.PostForm.Get("scope"))
 	var system []scopes.Scope
 	for _, sc := range requested {
 		if sc.Kind == scopes.KindResource && sc.Context == scopes.ContextSystem {
 			system = append(system, sc)
 		}
 	}
-	def := oc.def
-	if l != nil && (l.Client.ClientID == "" || l.Client.ClientID == def.Client.ID) && def.LaunchScope == "" {
+	if l != nil && (l.Client.ClientID == "" || l.Client.ClientID == def.id()) && def.LaunchScope == "" {
 		d := *def
 		d.LaunchScope = l.Client.Scope
 		def = &d
 	}
 	granted, _ := def.grantScopes(system)
 	if len(granted) == 0 {
-		return nil, oidc.ErrInvalidScope().WithDescription("no requested system/ scope is valid and allowed for this client") // BES-16
+		return nil, errInvalidScope("no requested system/ scope is valid and allowed for this client") // BES-16
 	}
 	now := s.now()
 	access, _ := s.lifetimes(l, &def.Client)
@@ -307,33 +311,36 @@ func (ss *smartServer) ClientCredentialsExchange(ctx context.Context, r *op.Clie
 	}
 	at := s.tokens.mint(kindAccess, fam, fam.Scopes, access)
 	if err := s.tokens.save(ctx, fam, true, nil, "", at); err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+		return nil, errServer(err)
 	}
-	return noStore(&tokenResponse{AccessToken: at.handle, TokenType: "Bearer", ExpiresIn: int64(access / time.Second), Scope: joinScopes(fam.Scopes)}), nil
+	s.rememberClient(ctx, def, fam.ExpiresAt)
+	return &tokenResponse{AccessToken: at.handle, TokenType: "Bearer", ExpiresIn: int64(access / time.Second), Scope: joinScopes(fam.Scopes)}, nil
 }
 
-// ccLaunch reads the optional resource (RFC 8707) or aud parameter of a
-// client_credentials request: a /sim/{scenario}/fhir base brings that
-// scenario's client rules and simulated error. Without one the token is
-// for the plain /fhir base.
-func (s *Server) ccLaunch(ctx context.Context, form url.Values) (*launcher.Launch, string) {
-	res := form.Get("resource")
+// ccLaunch finds the launch and FHIR base of a client_credentials request:
+// the resource (RFC 8707) or aud parameter when given, else the scenario of
+// the token endpoint it was posted to (/sim/{scenario}/auth/token, which the
+// scenario's discovery advertises), else the plain /fhir base. A
+// /sim/{scenario}/fhir base brings that scenario's client rules and
+// simulated error.
+func (s *Server) ccLaunch(ctx context.Context, r *http.Request) (*launcher.Launch, string) {
+	res := r.PostForm.Get("resource")
 	if res == "" {
-		res = form.Get("aud")
+		res = r.PostForm.Get("aud")
 	}
-	if res == "" {
-		return nil, s.base + "/fhir"
+	fb := smart.FHIRBase{Origin: s.base, Scenario: r.PathValue("scenario")}
+	if res != "" {
+		var ok bool
+		if fb, ok = smart.ParseFHIRBase(s.base, res); !ok {
+			return nil, ""
+		}
 	}
-	base, scenario, ok := s.parseFHIRBase(res)
-	if !ok {
-		return nil, ""
+	if fb.Scenario == "" {
+		return nil, fb.URL()
 	}
-	if scenario == "" {
-		return nil, base
-	}
-	l, err := s.openScenario(ctx, scenario)
+	l, err := s.openScenario(ctx, fb.Scenario)
 	if err != nil {
 		return nil, ""
 	}
-	return l, base
+	return l, fb.URL()
 }

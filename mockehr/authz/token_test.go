@@ -108,10 +108,12 @@ func TestTOK18_BadClientID(t *testing.T) {
 	form.Set("client_id", "BAD_CLIENT_ID")
 	resp, body = h.tokenPost(form, "", "")
 	wantError(t, resp, body, 401, "invalid_client")
-	// No Authorization header was sent: a challenge, but not Basic, which
-	// would make a browser prompt for a password over the app.
-	if got := resp.Header.Get("WWW-Authenticate"); got == "" || strings.HasPrefix(got, "Basic") {
-		t.Errorf("WWW-Authenticate without Basic auth = %q, want a non-Basic challenge", got)
+	// No Authorization header was sent: no challenge. A Bearer challenge
+	// belongs to resource servers (RFC 6750), and a Basic one would make a
+	// browser prompt for a password over the app (RFC 6749 §5.2 asks for
+	// one only when the client used the Authorization header).
+	if got := resp.Header.Get("WWW-Authenticate"); got != "" {
+		t.Errorf("WWW-Authenticate without Basic auth = %q, want none", got)
 	}
 }
 

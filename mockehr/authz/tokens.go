@@ -186,13 +186,14 @@ func (ts *tokenStore) save(ctx context.Context, fam *family, isNew bool, rotated
 }
 
 // extendFamily pushes the family's expiry out after a refresh.
-func (ts *tokenStore) extendFamily(ctx context.Context, fam *family, until time.Time) {
+func (ts *tokenStore) extendFamily(ctx context.Context, fam *family, until time.Time) error {
 	ts.famMu.Lock()
 	if until.After(fam.ExpiresAt) {
 		fam.ExpiresAt = until
 	}
 	ts.famMu.Unlock()
-	ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET expires_at = max(expires_at, ?) WHERE id = ?`, until.Unix(), fam.ID)
+	_, err := ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET expires_at = max(expires_at, ?) WHERE id = ?`, until.Unix(), fam.ID)
+	return err
 }
 
 // revokeFamily kills every token of the family, in memory and on disk.

@@ -99,6 +99,16 @@ type assertionClaims struct {
 // client_id parameter ("" when absent). adhoc, when not nil, is a client
 // defined by the launch (sandbox mode) and is used instead of the registry
 // when iss names it. It returns the authenticated client, or an *AuthError.
+type tokenURLKey struct{}
+
+// WithTokenURL names the token endpoint a request was posted to, when it is
+// not TokenURL's: a scenario's own token endpoint (/sim/{scenario}/auth/token,
+// advertised by that scenario's discovery). An assertion's aud must name the
+// endpoint it was sent to (BES-09).
+func WithTokenURL(ctx context.Context, url string) context.Context {
+	return context.WithValue(ctx, tokenURLKey{}, url)
+}
+
 func (v *AssertionVerifier) Verify(ctx context.Context, assertionType, assertion, clientIDParam string, adhoc *Client) (*Client, error) {
 	if v.Registry == nil || v.TokenURL == nil {
 		return nil, errors.New("clients: AssertionVerifier needs Registry and TokenURL")
@@ -184,6 +194,9 @@ func (v *AssertionVerifier) checkClaims(ctx context.Context, cl *assertionClaims
 	}
 
 	tokenURL := v.TokenURL()
+	if u, ok := ctx.Value(tokenURLKey{}).(string); ok {
+		tokenURL = u
+	}
 	if !cl.Aud.contains(tokenURL) { // BES-09
 		return nil, invalidClient(fmt.Sprintf("client_assertion aud %s must be the token endpoint URL %s", cl.Aud, tokenURL))
 	}

@@ -54,11 +54,29 @@ type LaunchDefined struct {
 
 // CheckSecret reports whether secret is this definition's secret (constant
 // time); false when the definition has none.
-func (d *LaunchDefined) CheckSecret(secret string) bool {
-	if len(d.salt) == 0 || len(d.hash) != sha256.Size || secret == "" {
+func (d *LaunchDefined) CheckSecret(secret string) bool { return SecretMatches(d.salt, d.hash, secret) }
+
+// Secret returns the definition's salted secret hash (nil, nil for none),
+// for callers that keep the definition with a grant.
+func (d *LaunchDefined) Secret() (salt, hash []byte) { return d.salt, d.hash }
+
+// SaltSecret returns a fresh salt and HMAC-SHA256(salt, secret): how every
+// client secret is kept.
+func SaltSecret(secret string) (salt, hash []byte, err error) {
+	salt = make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, nil, err
+	}
+	return salt, hashSecret(salt, secret), nil
+}
+
+// SecretMatches reports, in constant time, whether secret is the one salt
+// and hash were made from; false for an empty secret or no stored hash.
+func SecretMatches(salt, hash []byte, secret string) bool {
+	if len(salt) == 0 || len(hash) != sha256.Size || secret == "" {
 		return false
 	}
-	return hmac.Equal(hashSecret(d.salt, secret), d.hash)
+	return hmac.Equal(hashSecret(salt, secret), hash)
 }
 
 // launchPrune spaces out the deletion of expired definitions.
@@ -90,11 +108,9 @@ func (r *Registry) DefineLaunchClient(ctx context.Context, c Client, secret stri
 	def := sha256.Sum256(append(append([]byte(data), 0), sh[:]...))
 	var salt, hash []byte
 	if secret != "" {
-		salt = make([]byte, 16)
-		if _, err := rand.Read(salt); err != nil {
+		if salt, hash, err = SaltSecret(secret); err != nil {
 			return err
 		}
-		hash = hashSecret(salt, secret)
 	}
 	now := r.now()
 	if _, err := r.db.SQL.ExecContext(ctx, `INSERT INTO launch_clients (id, def_hash, data, secret_salt, secret_hash, updated_at, expires_at)

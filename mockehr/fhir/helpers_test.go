@@ -49,9 +49,13 @@ func newEnv(t testing.TB, db *store.DB, opts ...func(*Options)) *env {
 	t.Cleanup(e.ts.Close)
 	o := Options{Store: st, BaseURL: e.ts.URL, Now: e.clock, Logger: quiet,
 		Grants: smart.GrantResolverFunc(e.resolve),
-		Endpoints: func() smart.Endpoints {
-			return smart.Endpoints{Authorization: e.ts.URL + "/auth/authorize", Token: e.ts.URL + "/auth/oauth/token",
+		Endpoints: func(b smart.FHIRBase) smart.Endpoints {
+			ep := smart.Endpoints{Authorization: e.ts.URL + "/auth/authorize", Token: e.ts.URL + "/auth/oauth/token",
 				Introspection: e.ts.URL + "/auth/oauth/introspect", Revocation: e.ts.URL + "/auth/revoke", Management: e.ts.URL + "/apps"}
+			if b.Scenario != "" {
+				ep.Token = b.ScenarioTokenURL()
+			}
+			return ep
 		},
 		Scenario: func(_ context.Context, sc string) error {
 			if strings.HasPrefix(sc, "bad") {

@@ -62,6 +62,7 @@ func revIncludes() map[string][]string {
 // capabilityStatement lists exactly what this package implements, from
 // the same type table search uses.
 func (s *Server) capabilityStatement(base string) map[string]any {
+	fhirBase, _ := smart.ParseFHIRBase(s.baseURL, base)
 	interactions := []map[string]string{}
 	for _, c := range []string{"read", "vread", "update", "patch", "delete", "history-instance", "create", "search-type"} {
 		interactions = append(interactions, map[string]string{"code": c})
@@ -118,7 +119,7 @@ func (s *Server) capabilityStatement(base string) map[string]any {
 		"rest": []map[string]any{{
 			"mode": "server",
 			"security": map[string]any{
-				"extension":   []any{oauthExtension(s.endpoints())},
+				"extension":   []any{oauthExtension(s.endpoints(fhirBase))},
 				"service":     []any{map[string]any{"coding": securityService, "text": "OAuth2 using SMART-on-FHIR profile (SMART App Launch 2.2)"}},
 				"description": "SMART App Launch: bearer tokens from the authorization server; patient/, user/ and system/ scopes (v1 and v2, granular) are enforced on every request.",
 			},

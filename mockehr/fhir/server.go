@@ -27,8 +27,10 @@ type Options struct {
 	Grants smart.GrantResolver
 	// BaseURL is the public origin, e.g. http://localhost:8080 (no path).
 	BaseURL string
-	// Endpoints feeds the CapabilityStatement's oauth-uris extension.
-	Endpoints func() smart.Endpoints
+	// Endpoints feeds the CapabilityStatement's oauth-uris extension: the
+	// endpoint set advertised on a base (a scenario's token endpoint
+	// differs), so metadata and smart-configuration agree (CS-05).
+	Endpoints func(smart.FHIRBase) smart.Endpoints
 	// Scenario validates the {scenario} of /sim/{scenario}/fhir; nil
 	// accepts any.
 	Scenario func(ctx context.Context, scenario string) error
@@ -41,7 +43,7 @@ type Server struct {
 	store     *fhirstore.Store
 	grants    smart.GrantResolver
 	baseURL   string
-	endpoints func() smart.Endpoints
+	endpoints func(smart.FHIRBase) smart.Endpoints
 	scenario  func(context.Context, string) error
 	now       func() time.Time
 	logger    *slog.Logger
@@ -77,7 +79,7 @@ func New(o Options) (*Server, error) {
 		s.logger = slog.Default()
 	}
 	if s.endpoints == nil {
-		s.endpoints = func() smart.Endpoints { return smart.Endpoints{} }
+		s.endpoints = func(smart.FHIRBase) smart.Endpoints { return smart.Endpoints{} }
 	}
 	s.started = s.now().UTC()
 	s.revByType = revIncludes()
@@ -252,16 +254,13 @@ func (s *Server) literalFirst(seg string) bool {
 // base returns the FHIR base of the request (the value a token's aud must
 // equal), or an error for an unknown scenario.
 func (s *Server) base(r *http.Request) (string, *apiError) {
-	sc := r.PathValue("scenario")
-	if sc == "" {
-		return s.baseURL + "/fhir", nil
-	}
-	if s.scenario != nil {
-		if err := s.scenario(r.Context(), sc); err != nil {
+	b := smart.FHIRBase{Origin: s.baseURL, Scenario: r.PathValue("scenario")}
+	if b.Scenario != "" && s.scenario != nil {
+		if err := s.scenario(r.Context(), b.Scenario); err != nil {
 			return "", notFound("unknown or expired scenario in this FHIR base: " + err.Error())
 		}
 	}
-	return s.baseURL + "/sim/" + sc + "/fhir", nil
+	return b.URL(), nil
 }
 
 // req is one authorised request.

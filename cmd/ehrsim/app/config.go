@@ -32,7 +32,11 @@ type Config struct {
 	LogLevel      string // debug | info | warn | error
 	LogFormat     string // text | json
 	StrictClients bool   // only registered clients may authorize
-	ConfigFile    string
+	// AllowPrivateJWKS lets client JWKS URLs point at loopback and private
+	// addresses even when ehrsim listens beyond loopback (link-local and
+	// metadata addresses are always refused).
+	AllowPrivateJWKS bool
+	ConfigFile       string
 
 	// SMART holds the [smart] table of the TOML file: any field of the SMART
 	// discovery document (see README); zero fields keep their defaults.
@@ -81,8 +85,9 @@ func defaultDataDir(getenv func(string) string) string {
 // and validates the result. usage receives the flag help on -h.
 func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
 	var (
-		c      Config
-		strict string
+		c           Config
+		strict      string
+		privateJWKS string
 	)
 	opts := []option{
 		{"listen", "localhost:8080", "address to listen on (host:port; port 0 picks a free one)", &c.Listen},
@@ -94,6 +99,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		{"log-level", "info", "debug | info | warn | error", &c.LogLevel},
 		{"log-format", "text", "text | json", &c.LogFormat},
 		{"strict-clients", "false", "only registered clients may authorize (default: sandbox mode)", &strict},
+		{"allow-private-jwks", "false", "fetch client JWKS URLs on loopback and private addresses even when listening beyond loopback", &privateJWKS},
 		{"config", "", "TOML configuration file", &c.ConfigFile},
 	}
 	fs := flag.NewFlagSet("ehrsim", flag.ContinueOnError)
@@ -182,6 +188,9 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		problems = append(problems, fmt.Sprintf("--strict-clients: %q is not true or false", strict))
 	}
 	c.StrictClients = b
+	if c.AllowPrivateJWKS, err = strconv.ParseBool(privateJWKS); err != nil {
+		problems = append(problems, fmt.Sprintf("--allow-private-jwks: %q is not true or false", privateJWKS))
+	}
 	problems = append(problems, c.validate()...)
 	if len(problems) > 0 {
 		return c, &ConfigError{Problems: problems}

@@ -59,9 +59,14 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 
 	step("clients and launcher")
 	var auth *authz.Server
+	jwks := clients.JWKSPolicyForListen(cfg.Listen)
+	if cfg.AllowPrivateJWKS {
+		jwks.AllowLoopback, jwks.AllowPrivate = true, true
+	}
 	assertions := &clients.AssertionVerifier{
-		Registry: registry,
-		TokenURL: func() string { return auth.Endpoints().Token },
+		Registry:   registry,
+		TokenURL:   func() string { return auth.Endpoints().Token },
+		JWKSPolicy: jwks,
 	}
 	auth, err = authz.New(ctx, authz.Options{
 		BaseURL:    s.URL,
@@ -82,7 +87,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		Store:     data,
 		Grants:    auth,
 		BaseURL:   s.URL,
-		Endpoints: auth.Endpoints,
+		Endpoints: auth.EndpointsFor,
 		Scenario: func(ctx context.Context, scenario string) error {
 			_, err := launches.OpenScenario(ctx, scenario)
 			return err
