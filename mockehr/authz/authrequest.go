@@ -43,6 +43,7 @@ type authRequest struct {
 	encounterAsked bool
 	AuthTime       time.Time
 	done           bool
+	version        int // bumped by every commit (storage.commit's check-and-set)
 	Code           string
 }
 

@@ -167,7 +167,10 @@ func (s *Server) nextStep(ctx context.Context, a *authRequest) (string, error) {
 
 // finishURL issues the code and builds the client redirect (RFC 6749 §4.1.2).
 func (s *Server) finishURL(a *authRequest) (string, error) {
-	code := s.storage.issueCode(a)
+	code, err := s.storage.issueCode(a.ID)
+	if err != nil {
+		return "", err
+	}
 	return op.AuthResponseURL(a.RedirectURI, a.ResponseType, a.ResponseMode,
 		&op.CodeResponseType{Code: code, State: a.State}, s.provider.Encoder())
 }

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -50,8 +51,8 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, t
 // this browser (the session binding stops a leaked request id from being
 // completed elsewhere).
 func (s *Server) pageRequest(w http.ResponseWriter, r *http.Request, id string) (*authRequest, *browserSession, bool) {
-	a, ok := s.storage.byID(id)
-	if !ok || a.done {
+	a, ok := s.storage.snapshot(id)
+	if !ok {
 		s.errorPage(w, r, http.StatusBadRequest, "Sign-in request expired", "This authorization request is unknown, finished or expired. Start again from the app.")
 		return nil, nil, false
 	}
@@ -74,7 +75,10 @@ func (s *Server) pageGet(step string) http.HandlerFunc {
 			return
 		}
 		if sess.isNew() {
-			sess.save(w, r)
+			if err := sess.save(w, r); err != nil {
+				s.errorPage(w, r, http.StatusInternalServerError, "Session error", err.Error())
+				return
+			}
 		}
 		h := authui.Hidden{RequestID: a.ID, CSRF: sess.csrf()}
 		action := s.issuer + "/" + step
@@ -108,12 +112,19 @@ func (s *Server) pagePost(step string) http.HandlerFunc {
 			return
 		}
 		if r.PostForm.Get("decision") == "deny" {
-			s.storage.DeleteAuthRequest(r.Context(), a.ID)
+			if err := s.storage.deny(a.ID); err != nil {
+				s.alreadyAnswered(w, r)
+				return
+			}
 			http.Redirect(w, r, s.errorURL(a, oidc.ErrAccessDenied().WithDescription("the user denied access")), http.StatusSeeOther) // AZ-11
 			return
 		}
 		if msg := s.apply(r.Context(), step, a, sess, r); msg != "" {
 			s.errorPage(w, r, http.StatusBadRequest, "Invalid choice", msg)
+			return
+		}
+		if err := s.storage.commit(a); err != nil {
+			s.alreadyAnswered(w, r)
 			return
 		}
 		if sess.isNew() {
@@ -130,14 +141,26 @@ func (s *Server) pagePost(step string) http.HandlerFunc {
 func (s *Server) advance(w http.ResponseWriter, r *http.Request, a *authRequest) {
 	next, err := s.nextStep(r.Context(), a)
 	if err != nil {
-		if e, ok := err.(*oidc.Error); ok {
+		var e *oidc.Error
+		switch {
+		case errors.As(err, &e):
 			next = s.errorURL(a, e)
-		} else {
+		case errors.Is(err, errRequestChanged):
+			s.alreadyAnswered(w, r)
+			return
+		default:
 			s.errorPage(w, r, http.StatusInternalServerError, "Authorization failed", err.Error())
 			return
 		}
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// alreadyAnswered is the page for a second answer to a finished request
+// (double submit, a second tab): the first answer stands.
+func (s *Server) alreadyAnswered(w http.ResponseWriter, r *http.Request) {
+	s.errorPage(w, r, http.StatusConflict, "Already answered",
+		"This authorization request was already answered (in another tab, or by a second click); the first answer stands. Return to the app.")
 }
 
 // apply records one page's answer; a non-empty message is a bad choice.
@@ -357,7 +380,9 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	sess := s.session(r)
 	s.tokens.revokeSession(r.Context(), sess.sessionID())
 	sess.signOut()
-	sess.save(w, r)
+	if err := sess.save(w, r); err != nil {
+		s.log.WarnContext(r.Context(), "end_session: the session cookie could not be cleared", "err", err)
+	}
 	target := r.Form.Get("post_logout_redirect_uri")
 	if target != "" && s.logoutTargetAllowed(r.Context(), r.Form.Get("client_id"), target) {
 		if st := r.Form.Get("state"); st != "" {

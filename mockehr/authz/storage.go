@@ -89,6 +89,50 @@ func (st *storage) byID(id string) (*authRequest, bool) {
 	return a, true
 }
 
+// errRequestChanged: a page answered a request that another answer (a
+// second tab, a double submit) changed or finished meanwhile.
+var errRequestChanged = errors.New("this authorization request was already answered or has finished")
+
+// snapshot returns a copy of the pending (not finished, not expired)
+// request id, for the pages to read and to change; changes go back through
+// commit. The stored request is only ever changed under st.mu.
+func (st *storage) snapshot(id string) (*authRequest, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	a, ok := st.requests[id]
+	if !ok || a.done || !st.srv.now().Before(a.ExpiresAt) {
+		return nil, false
+	}
+	cp := *a
+	return &cp, true
+}
+
+// commit stores a changed snapshot: a check-and-set on the version it was
+// taken at, so of two concurrent answers to one page only the first counts.
+func (st *storage) commit(a *authRequest) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	cur, ok := st.requests[a.ID]
+	if !ok || cur.done || cur.version != a.version {
+		return errRequestChanged
+	}
+	a.version++
+	*cur = *a
+	return nil
+}
+
+// deny ends a pending request without a code (the user chose Deny).
+func (st *storage) deny(id string) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	cur, ok := st.requests[id]
+	if !ok || cur.done {
+		return errRequestChanged
+	}
+	delete(st.requests, id)
+	return nil
+}
+
 // peekCode returns the auth request of an unredeemed, unexpired code.
 func (st *storage) peekCode(code string) (*authRequest, bool) {
 	st.mu.Lock()
@@ -137,16 +181,22 @@ func (st *storage) bindFamily(code, familyID string) {
 	st.mu.Unlock()
 }
 
-// issueCode marks the request done and gives it a fresh code.
-func (st *storage) issueCode(a *authRequest) string {
+// issueCode finishes the pending request id with a fresh code: a
+// check-and-set, so one request yields at most one code however many
+// answers race to finish it.
+func (st *storage) issueCode(id string) (string, error) {
 	code := randomHandle(32)
 	st.mu.Lock()
+	defer st.mu.Unlock()
+	a, ok := st.requests[id]
+	if !ok || a.done || !st.srv.now().Before(a.ExpiresAt) {
+		return "", errRequestChanged
+	}
 	a.done = true
 	a.Code = code
 	a.ExpiresAt = st.srv.now().Add(st.srv.opts.CodeLifetime)
 	st.codes[code] = a
-	st.mu.Unlock()
-	return code
+	return code, nil
 }
 
 // --- op.AuthStorage ---
