@@ -30,8 +30,8 @@
 // fhirclient through every launch flow, cross-origin), robustness_test.go
 // (back button, double submit, lost session, two tabs), backend_clients_test.go
 // (go-jose and openid-client backend services), recipe_test.go (the
-// docs/testing-with-ehrsim.md recipe). e2e/loadgen drives full launches
-// for the load command and benchmarks. On failure a test saves a screenshot, the page
+// docs/testing-with-ehrsim.md recipe). The load generator behind
+// `ehrsim load` is cmd/ehrsim/app/loadgen. On failure a test saves a screenshot, the page
 // HTML and a Playwright trace under e2e/artifacts/<test>/ (git-ignored) and
 // prints the path. Tests locate elements by role, label or data-testid and
 // wait on conditions, never sleep.

@@ -20,7 +20,7 @@ const (
 	layerDomain   layer = "domain"   // launcher, mockehr/..., fixtures
 	layerStatic   layer = "static"   // static: embedded assets, a leaf
 	layerInternal layer = "internal" // internal/...: project tooling
-	layerE2E      layer = "e2e"      // e2e/...: browser tests, the users' test kit, the load generator
+	layerE2E      layer = "e2e"      // e2e/...: browser tests and the users' test kit
 )
 
 // layerOf places a package (path relative to the module root) in its layer.
@@ -75,9 +75,6 @@ var knownViolations = []edge{
 	// views; the page handlers are moving to the ui side, behind a small
 	// interface authz calls.
 	{"mockehr/authz", "ui/authui"},
-	// `ehrsim load` is wired in the app and uses the load generator that
-	// lives under e2e; the load command's code is moving out of e2e.
-	{"cmd/ehrsim/app", "e2e/loadgen"},
 }
 
 func TestDependencyDirection(t *testing.T) {

@@ -3,17 +3,17 @@ package app
 import (
 	"context"
 	"flag"
-	"os"
-
 	"fmt"
-	"github.com/ehrsim/ehrsim/e2e/loadgen"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ehrsim/ehrsim/cmd/ehrsim/app/loadgen"
 	"github.com/ehrsim/ehrsim/fixtures"
 	"github.com/ehrsim/ehrsim/mockehr/authz"
 	"github.com/ehrsim/ehrsim/mockehr/store"
-	"io"
-	"net/http"
-	"strings"
-	"time"
 )
 
 var flagErrHelp = flag.ErrHelp

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/ehrsim/ehrsim/cmd/ehrsim/app"
-	"github.com/ehrsim/ehrsim/e2e/loadgen"
+	"github.com/ehrsim/ehrsim/cmd/ehrsim/app/loadgen"
 )
 
 func start(tb testing.TB) *app.Server {
