@@ -189,7 +189,7 @@ func (ss *smartServer) VerifyAuthRequest(ctx context.Context, r *op.Request[oidc
 }
 
 func (s *Server) opClientFor(def *clientDef, redirect string) *opClient {
-	return &opClient{def: def, redirect: redirect, loginURL: func(id string) string { return s.pageURL("login", id) }}
+	return &opClient{def: def, redirect: redirect, loginURL: func(id string) string { return s.pageURL(stepLogin, id) }}
 }
 
 // Authorize runs after zitadel validated redirect_uri, prompt, response_type

@@ -4,49 +4,68 @@
 // It owns: the OpenID Provider under BaseURL+"/auth" (authorize, token,
 // introspection, revocation, userinfo, end_session, JWKS, OIDC discovery),
 // the SMART discovery documents under every FHIR base of the server
-// (/fhir and /sim/{scenario}/fhir), the login / patient picker / encounter
-// picker / consent pages (templ views in ui/authui), the RS256 signing keys,
-// and the access and refresh tokens. It implements smart.GrantResolver for
-// the FHIR server. It must not touch the FHIR data (it reads people and
-// encounters through smart.Directory), client records (mockehr/clients) or
-// launches (launcher): it consumes them through the small interfaces in
-// deps.go.
+// (/fhir and /sim/{scenario}/fhir), authorization requests and every
+// decision of the login, picker and consent flow (the pages themselves are
+// ui/authui, which calls PendingPage / AnswerPage / Manage*; the contract
+// types are in mockehr/smart), the browser sessions and CSRF tokens, the
+// RS256 signing keys, and the access and refresh tokens. It implements
+// smart.GrantResolver for the FHIR server. It must not touch the FHIR data
+// (it reads people and encounters through smart.Directory), client records
+// (mockehr/clients) or launches (launcher): it consumes them through the
+// small interfaces in deps.go. It never imports ui.
 //
-// Key design choices:
+// Key design choices (docs/zitadel.md says why each zitadel default is
+// replaced):
 //
 //   - zitadel is used through the op.Server interface: smartServer embeds
-//     *op.LegacyServer and overrides Authorize, VerifyAuthRequest,
-//     VerifyClient, CodeExchange, RefreshToken, ClientCredentialsExchange,
-//     JWTProfile (refused), Revocation, UserInfo and Discovery
-//     (docs/zitadel-oidc-for-smart.md §11). zitadel still does routing,
-//     request decoding, redirect_uri checks, error redirects and id_token
-//     signing (op.CreateIDToken).
+//     *op.LegacyServer and overrides Authorize, VerifyAuthRequest, UserInfo
+//     and Discovery. zitadel still does authorize request decoding,
+//     redirect_uri checks, error redirects, the authorize callback and
+//     id_token signing (op.CreateIDToken).
+//   - The token and revocation endpoints are ours (tokenendpoint.go): every
+//     grant needs SMART rules zitadel lacks, and owning the HTTP layer gives
+//     one OAuth error value (oautherr.go) written in one place
+//     (writeOAuthError). A request's client is authenticated against the
+//     rules of the grant it presents (a code's or refresh token's client, a
+//     scenario's backend client), else against the client its id names.
+//   - Clients (clientresolve.go, docs/launch-defined-clients.md): registered
+//     (a launch may narrow them), launch-defined (a launch's client section
+//     names an unregistered id; clients.Registry keeps every live definition
+//     from mint until the launch and the tokens issued to it expire), or, in
+//     sandbox mode, any other id as a public client, which is recorded as
+//     launch-defined once it completes an authorization. So a launch-defined
+//     client is known at every endpoint and survives a restart. Strict mode
+//     (--strict-clients) keeps only registered clients.
 //   - Client and redirect_uri problems are found before zitadel sees the
-//     request (authorize.go), so they always render a readable HTML page and
-//     never redirect to an unvalidated URI (RFC 6749 §4.1.2.1).
+//     request (authorize.go), so they render a readable HTML page and never
+//     redirect to an unvalidated URI (RFC 6749 §4.1.2.1); so does a launch
+//     problem when no registration or launch vouches for the redirect_uri
+//     (RFC 9700 §4.11).
+//   - Authorization requests live in memory (storage.go), bounded; every
+//     change to one is a check-and-set under the storage lock (pages work on
+//     snapshots and commit them on the version they read), so one request
+//     yields at most one code.
 //   - Access and refresh tokens are opaque 256-bit random handles
 //     (base64url, 43 chars), not JWTs. The in-memory index is a sharded map
 //     keyed by SHA-256 of the handle, so the FHIR hot path (ResolveGrant) is
-//     one hash and one map lookup for every token issued since start. Rows
-//     in SQLite (authz_families, authz_tokens; hashes only, never the handle)
-//     make tokens survive a restart: a token not in memory is read once by
-//     its hash on first use (start-up does not grow with tokens issued), and
-//     revocations of families not loaded yet are written to disk.
-//     Consequences: small tokens (SCP-07), instant revocation, and a token
-//     endpoint whose cost is one small SQLite transaction plus, only when
-//     openid is granted, one RS256 signature.
-//   - Authorization codes are 256-bit random handles too (the op.Crypto
-//     given to zitadel only mints codes), single use; a replayed code revokes
-//     everything issued from it (RFC 6749 §4.1.2).
-//   - Every token family (one authorization) carries its launch context, so
-//     token, refresh and introspection responses repeat the same context.
-//     Measured (2 cores): code exchange with openid 2.3 ms vs one raw RS256
-//     signature 1.7 ms (1.37×); without openid 0.65 ms; ResolveGrant 0.47 µs.
-//   - CORS is ours on every route (cors in httpx.go); zitadel's is switched
-//     off because rs/cors refuses preflights with an unsorted header list.
-//   - Backend services: client_credentials may name a /sim/{scenario}/fhir
-//     base in "resource" (RFC 8707) or "aud"; the scenario then supplies the
-//     launch's ad-hoc client and simulated error, and the token's audience.
+//     one hash and one map lookup. Rows in SQLite (authz_families,
+//     authz_tokens; hashes only, never the handle) make tokens survive a
+//     restart: a token not in memory is read once by its hash on first use
+//     (start-up does not grow with tokens issued), and revocations of
+//     families not loaded yet are written to disk.
+//   - Authorization codes are 256-bit random handles too, single use; a
+//     replayed code revokes everything issued from it (RFC 6749 §4.1.2).
+//   - Every token family (one authorization) carries its launch context and
+//     its client rules, so token, refresh and introspection responses repeat
+//     the same context and refreshes are checked against the rules the
+//     tokens were issued under.
+//   - CORS is ours on every route (cors in httpx.go).
+//   - Backend services: a scenario's discovery advertises its own token
+//     endpoint (/sim/{scenario}/auth/token), so a standard client that only
+//     knows its FHIR base gets a token for its launch; client_credentials may
+//     also name a /sim/{scenario}/fhir base in "resource" (RFC 8707) or
+//     "aud". The scenario supplies the client rules, simulated error and
+//     the token's audience.
 //   - PKCE is S256-only, required at authorize unless the client or launch
 //     says optional, and any challenge sent is always verified at token.
 package authz

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ehrsim/ehrsim/launcher"
 	"github.com/ehrsim/ehrsim/mockehr/scopes"
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
 // authRequestLifetime bounds how long a user may take on the pages.
@@ -122,16 +123,16 @@ func has(ss []scopes.Scope, kind scopes.Kind, launchType string) bool {
 	return false
 }
 
-// Page names, in flow order.
+// Page names, in flow order (the pages live in ui/authui).
 const (
-	stepLogin     = "login"
-	stepPatient   = "patient"
-	stepEncounter = "encounter"
-	stepConsent   = "consent"
+	stepLogin     = smart.StepLogin
+	stepPatient   = smart.StepPatient
+	stepEncounter = smart.StepEncounter
+	stepConsent   = smart.StepConsent
 )
 
 // pendingStep names the first page the request still needs, or "".
-func (s *Server) pendingStep(a *authRequest) string {
+func (s *Server) pendingStep(a *authRequest) smart.AuthStep {
 	switch {
 	case a.FHIRUser == "":
 		return stepLogin
@@ -185,6 +186,6 @@ func (s *Server) errorURL(a *authRequest, e *oidc.Error) string {
 	return u
 }
 
-func (s *Server) pageURL(step, id string) string {
-	return s.issuer + "/" + step + "?id=" + url.QueryEscape(id)
+func (s *Server) pageURL(step smart.AuthStep, id string) string {
+	return s.issuer + "/" + string(step) + "?id=" + url.QueryEscape(id)
 }

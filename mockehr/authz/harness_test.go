@@ -20,6 +20,7 @@ import (
 	"github.com/ehrsim/ehrsim/mockehr/clients"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 	"github.com/ehrsim/ehrsim/mockehr/store"
+	"github.com/ehrsim/ehrsim/ui/authui"
 )
 
 // fakeDir is a small hand-written smart.Directory.
@@ -133,10 +134,16 @@ func (h *testServer) restart() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.srv = srv
+	h.ts.Config.Handler = h.mux(srv)
+}
+
+// mux mounts srv and its pages (ui/authui) as the app does.
+func (h *testServer) mux(srv *Server) *http.ServeMux {
 	mux := http.NewServeMux()
 	srv.Mount(mux)
-	h.srv = srv
-	h.ts.Config.Handler = mux
+	(&authui.Handler{Flow: srv, Directory: fakeDir{}, Issuer: srv.Issuer(), Now: h.clock.Now}).Mount(mux)
+	return mux
 }
 
 const cbURL = "https://app.example/callback"
@@ -185,9 +192,7 @@ func newTestServerSerial(t testing.TB, opts ...serverOpt) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	h.srv.Mount(mux)
-	h.ts.Config.Handler = mux
+	h.ts.Config.Handler = h.mux(h.srv)
 	jar, _ := cookiejar.New(nil)
 	h.browser = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, c := range []clients.Client{

@@ -24,6 +24,7 @@ type Options struct {
 	Assertions AssertionVerifier // private_key_jwt verifier; nil = assertions refused
 	Launches   LaunchService     // nil = no launches or scenarios
 	Directory  smart.Directory   // people and encounters for pages and fhirUser
+	Pages      ErrorPages        // HTML error pages (ui/authui); nil = plain pages
 	Discovery  DiscoveryConfig   // overrides for discovery documents
 	// Strict refuses unregistered client ids (--strict-clients); the default
 	// sandbox mode treats them as ad-hoc public clients. Strict mode also
@@ -160,12 +161,10 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /auth/authorize", s.handleAuthorize)
 	mux.Handle("/auth/oauth/introspect", cors(http.HandlerFunc(s.handleIntrospect)))
 	mux.HandleFunc("/auth/end_session", s.handleEndSession)
-	s.mountManage(mux)
 	mux.Handle("GET /fhir/.well-known/smart-configuration", cors(http.HandlerFunc(s.handleSmartConfig)))
 	mux.Handle("GET /sim/{scenario}/fhir/.well-known/smart-configuration", cors(http.HandlerFunc(s.handleSmartConfig)))
 	mux.Handle("OPTIONS /fhir/.well-known/smart-configuration", cors(http.NotFoundHandler()))
 	mux.Handle("OPTIONS /sim/{scenario}/fhir/.well-known/smart-configuration", cors(http.NotFoundHandler()))
-	s.mountPages(mux)
 }
 
 // fhirUserURL makes the absolute fhirUser (OIDC-08) on the FHIR base the

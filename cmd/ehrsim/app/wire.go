@@ -17,6 +17,7 @@ import (
 	"github.com/ehrsim/ehrsim/mockehr/store"
 	"github.com/ehrsim/ehrsim/static"
 	"github.com/ehrsim/ehrsim/ui"
+	"github.com/ehrsim/ehrsim/ui/authui"
 )
 
 // wire opens the stores, builds every component and mounts it on mux.
@@ -68,7 +69,9 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		TokenURL:   func() string { return auth.Endpoints().Token },
 		JWKSPolicy: jwks,
 	}
+	authPages := &authui.Handler{Directory: data, Logger: s.Logger}
 	auth, err = authz.New(ctx, authz.Options{
+		Pages:      authPages,
 		BaseURL:    s.URL,
 		DB:         db,
 		Clients:    registry,
@@ -120,6 +123,8 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 	static.MountSampleApp(mux)
 	ehr.Mount(mux)
 	auth.Mount(mux)
+	authPages.Flow, authPages.Issuer = auth, auth.Issuer()
+	authPages.Mount(mux)
 	(&clients.API{Registry: registry}).Mount(mux)
 	launches.Mount(mux)
 	pages := &ui.Handler{

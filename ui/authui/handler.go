@@ -1,0 +1,326 @@
+package authui
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/ehrsim/ehrsim/mockehr/scopes"
+	"github.com/ehrsim/ehrsim/mockehr/smart"
+)
+
+// Flow is the authorization server's side of the pages (implemented by
+// *authz.Server): it owns the requests, sessions and CSRF, decides every
+// answer and says where the browser goes next. Its errors are
+// *smart.PageError.
+type Flow interface {
+	PendingPage(w http.ResponseWriter, r *http.Request, id string, step smart.AuthStep) (*smart.PendingAuth, string, error)
+	AnswerPage(w http.ResponseWriter, r *http.Request, step smart.AuthStep) (string, error)
+	ManageSession(w http.ResponseWriter, r *http.Request) (user, csrf string, err error)
+	ManageAnswer(w http.ResponseWriter, r *http.Request) (notice string, err error)
+	GrantsOf(ctx context.Context, user string) []smart.AppGrant
+}
+
+// Handler serves the authorization server's pages under /auth: login,
+// patient picker, encounter picker, consent and access management, and its
+// error page.
+type Handler struct {
+	Flow      Flow
+	Directory smart.Directory // people and encounters shown; nil = none
+	Issuer    string          // the OIDC issuer, e.g. http://localhost:8080/auth
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+const pickerLimit = 50
+
+// Mount registers the page routes.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	for _, step := range smart.AuthSteps {
+		mux.HandleFunc("GET /auth/"+string(step), h.pageGet(step))
+		mux.HandleFunc("POST /auth/"+string(step), h.pagePost(step))
+	}
+	mux.HandleFunc("GET /auth/manage", h.manageGet)
+	mux.HandleFunc("POST /auth/manage", h.managePost)
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	// The simulated EHR (same origin) frames apps, and an app's authorize
+	// request lands these pages in that frame; any other origin framing
+	// them could clickjack a consent, so only our own origin may.
+	w.Header().Set("Content-Security-Policy", "frame-ancestors 'self'")
+	w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+	w.WriteHeader(status)
+	if err := c.Render(r.Context(), w); err != nil && h.Logger != nil {
+		h.Logger.ErrorContext(r.Context(), "render", "err", err)
+	}
+}
+
+// ErrorPage is the readable authorization error page (implements
+// authz.ErrorPages).
+func (h *Handler) ErrorPage(w http.ResponseWriter, r *http.Request, status int, title, detail string) {
+	h.render(w, r, status, ErrorPage(ErrorView{Status: status, Title: title, Detail: detail}))
+}
+
+// fail renders err (a *smart.PageError, else a 500).
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var pe *smart.PageError
+	if !errors.As(err, &pe) {
+		pe = &smart.PageError{Status: http.StatusInternalServerError, Title: "Authorization failed", Detail: err.Error()}
+	}
+	h.ErrorPage(w, r, pe.Status, pe.Title, pe.Detail)
+}
+
+func (h *Handler) pageGet(step smart.AuthStep) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, next, err := h.Flow.PendingPage(w, r, r.URL.Query().Get("id"), step)
+		switch {
+		case err != nil:
+			h.fail(w, r, err)
+			return
+		case p == nil:
+			http.Redirect(w, r, next, http.StatusSeeOther)
+			return
+		}
+		hid := Hidden{RequestID: p.ID, CSRF: p.CSRF}
+		action := h.Issuer + "/" + string(step)
+		q := strings.TrimSpace(r.URL.Query().Get("q"))
+		ctx := r.Context()
+		switch step {
+		case smart.StepLogin:
+			h.render(w, r, http.StatusOK, LoginPage(h.loginView(ctx, p, hid, action, q)))
+		case smart.StepPatient:
+			h.render(w, r, http.StatusOK, PatientPickerPage(h.patientView(ctx, p, hid, action, q)))
+		case smart.StepEncounter:
+			h.render(w, r, http.StatusOK, EncounterPickerPage(h.encounterView(ctx, p, hid, action)))
+		case smart.StepConsent:
+			h.render(w, r, http.StatusOK, ConsentPage(h.consentView(ctx, p, hid, action)))
+		}
+	}
+}
+
+func (h *Handler) pagePost(step smart.AuthStep) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		next, err := h.Flow.AnswerPage(w, r, step)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		http.Redirect(w, r, next, http.StatusSeeOther)
+	}
+}
+
+func matches(p smart.PersonSummary, q string) bool {
+	return q == "" || strings.Contains(strings.ToLower(p.Name), strings.ToLower(q))
+}
+
+func (h *Handler) loginView(ctx context.Context, p *smart.PendingAuth, hid Hidden, action, q string) LoginView {
+	v := LoginView{Hidden: hid, Action: action, SearchAction: action, Query: q, ClientID: p.ClientID}
+	d := h.Directory
+	if d == nil {
+		v.Error = "No directory of users is configured."
+		return v
+	}
+	if p.UserKind != "Patient" {
+		ps, _ := d.Practitioners(ctx)
+		for _, pr := range ps {
+			if matches(pr, q) && len(v.Practitioners) < pickerLimit {
+				v.Practitioners = append(v.Practitioners, Person{Ref: "Practitioner/" + pr.ID, Name: pr.Name, Detail: pr.Role})
+			}
+		}
+	}
+	if p.UserKind != "Practitioner" {
+		for _, pt := range h.patients(ctx, p, q) {
+			v.Patients = append(v.Patients, Person{Ref: "Patient/" + pt.ID, Name: pt.Name, Detail: personDetail(pt, h.now())})
+		}
+		rps, _ := d.RelatedPersons(ctx)
+		for _, rp := range rps {
+			if matches(rp, q) && len(v.Related) < pickerLimit {
+				v.Related = append(v.Related, Person{Ref: "RelatedPerson/" + rp.ID, Name: rp.Name, Detail: rp.Role})
+			}
+		}
+	}
+	return v
+}
+
+// patients lists the patients a picker may show: the launch's list, or a
+// directory search.
+func (h *Handler) patients(ctx context.Context, p *smart.PendingAuth, q string) []smart.PersonSummary {
+	d := h.Directory
+	var out []smart.PersonSummary
+	if len(p.PatientChoice) > 0 {
+		for _, id := range p.PatientChoice {
+			if pt, err := d.Patient(ctx, id); err == nil && (matches(pt, q) || strings.HasPrefix(pt.BirthDate, q) || pt.MRN == q) {
+				out = append(out, pt)
+			}
+		}
+		return out
+	}
+	out, _ = d.SearchPatients(ctx, q, pickerLimit)
+	return out
+}
+
+func age(birth string, now time.Time) string {
+	t, err := time.Parse("2006-01-02", birth)
+	if err != nil {
+		return "age unknown"
+	}
+	y := now.Year() - t.Year()
+	if now.YearDay() < t.YearDay() {
+		y--
+	}
+	return strconv.Itoa(y) + " y"
+}
+
+func personDetail(p smart.PersonSummary, now time.Time) string {
+	parts := []string{p.Gender, p.BirthDate + " (" + age(p.BirthDate, now) + ")"}
+	if p.MRN != "" {
+		parts = append(parts, "MRN "+p.MRN)
+	}
+	return strings.Join(parts, " · ")
+}
+
+func (h *Handler) patientView(ctx context.Context, p *smart.PendingAuth, hid Hidden, action, q string) PatientPickerView {
+	v := PatientPickerView{Hidden: hid, Action: action, SearchAction: action, Query: q, Limited: len(p.PatientChoice) > 0}
+	if h.Directory == nil {
+		return v
+	}
+	for _, pt := range h.patients(ctx, p, q) {
+		v.Patients = append(v.Patients, PatientRow{ID: pt.ID, Name: pt.Name, Gender: pt.Gender, BirthDate: pt.BirthDate, Age: age(pt.BirthDate, h.now()), MRN: pt.MRN})
+	}
+	return v
+}
+
+func (h *Handler) encounterView(ctx context.Context, p *smart.PendingAuth, hid Hidden, action string) EncounterPickerView {
+	v := EncounterPickerView{Hidden: hid, Action: action, PatientName: p.Patient}
+	d := h.Directory
+	if d == nil {
+		return v
+	}
+	if pt, err := d.Patient(ctx, p.Patient); err == nil {
+		v.PatientName = pt.Name
+	}
+	encs, _ := d.Encounters(ctx, p.Patient)
+	for _, e := range encs {
+		period := e.Start.Format("2006-01-02")
+		if !e.End.IsZero() {
+			period += " – " + e.End.Format("2006-01-02")
+		}
+		v.Encounters = append(v.Encounters, EncounterRow{ID: e.ID, Type: e.Type, Class: e.Class, Status: e.Status, Period: period, Location: e.Location})
+	}
+	return v
+}
+
+func (h *Handler) consentView(ctx context.Context, p *smart.PendingAuth, hid Hidden, action string) ConsentView {
+	v := ConsentView{Hidden: hid, Action: action, ClientID: p.ClientID, UserName: h.personName(ctx, p.FHIRUser)}
+	if p.Patient != "" {
+		v.PatientName = p.Patient
+		if h.Directory != nil {
+			if pt, err := h.Directory.Patient(ctx, p.Patient); err == nil && pt.Name != "" {
+				v.PatientName = pt.Name
+			}
+		}
+	}
+	for _, raw := range p.Scopes {
+		sc, err := scopes.Parse(raw)
+		desc := raw
+		if err == nil {
+			desc = scopes.Describe(sc)
+		}
+		v.Scopes = append(v.Scopes, ScopeItem{Raw: raw, Description: desc})
+	}
+	return v
+}
+
+// personName is the display name of a "Type/id" reference, or the
+// reference itself when the directory does not know it.
+func (h *Handler) personName(ctx context.Context, ref string) string {
+	d := h.Directory
+	typ, id, _ := strings.Cut(ref, "/")
+	if d != nil {
+		var p smart.PersonSummary
+		switch typ {
+		case "Patient":
+			p, _ = d.Patient(ctx, id)
+		case "Practitioner":
+			p, _ = d.Practitioner(ctx, id)
+		case "RelatedPerson":
+			p, _ = d.RelatedPerson(ctx, id)
+		}
+		if p.Name != "" {
+			return p.Name
+		}
+	}
+	return ref
+}
+
+func (h *Handler) manageGet(w http.ResponseWriter, r *http.Request) {
+	user, csrf, err := h.Flow.ManageSession(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v := ManageView{CSRF: csrf, Action: h.Issuer + "/manage", Notice: r.URL.Query().Get("notice")}
+	ctx := r.Context()
+	if user != "" {
+		v.User = h.personName(ctx, user)
+		for _, g := range h.Flow.GrantsOf(ctx, user) {
+			v.Grants = append(v.Grants, GrantRow{ID: g.ID, Client: g.ClientID, Scopes: strings.Join(g.Scopes, " "),
+				Patient: g.Patient, Expires: g.Expires.UTC().Format(time.DateTime + " UTC")})
+		}
+	} else {
+		v.People = h.everyone(ctx)
+	}
+	h.render(w, r, http.StatusOK, ManagePage(v))
+}
+
+func (h *Handler) managePost(w http.ResponseWriter, r *http.Request) {
+	notice, err := h.Flow.ManageAnswer(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	u := h.Issuer + "/manage"
+	if notice != "" {
+		u += "?notice=" + url.QueryEscape(notice)
+	}
+	http.Redirect(w, r, u, http.StatusSeeOther)
+}
+
+// everyone lists the people who can sign in to the manage page.
+func (h *Handler) everyone(ctx context.Context) []Person {
+	d := h.Directory
+	if d == nil {
+		return nil
+	}
+	var out []Person
+	pats, _ := d.SearchPatients(ctx, "", pickerLimit)
+	for _, p := range pats {
+		out = append(out, Person{Ref: "Patient/" + p.ID, Name: p.Name, Detail: personDetail(p, h.now())})
+	}
+	rps, _ := d.RelatedPersons(ctx)
+	for _, p := range rps {
+		out = append(out, Person{Ref: "RelatedPerson/" + p.ID, Name: p.Name, Detail: p.Role})
+	}
+	prs, _ := d.Practitioners(ctx)
+	for _, p := range prs {
+		out = append(out, Person{Ref: "Practitioner/" + p.ID, Name: p.Name, Detail: p.Role})
+	}
+	return out
+}
