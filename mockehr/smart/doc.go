@@ -6,6 +6,7 @@
 // CapabilityStatement, so the three never disagree).
 //
 // It owns types and interfaces only: no HTTP, no storage, no logic beyond
-// tiny helpers. Packages that implement or consume these contracts must not
+// tiny helpers that must give one answer everywhere, such as FormatAge, the
+// age every page shows for a birth date. Packages that implement or consume these contracts must not
 // import each other; cmd/ehrsim wires them together.
 package smart
