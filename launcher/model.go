@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/clients"
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
 // LaunchType names a SMART launch flow (docs/architecture.md, launch API contract).
@@ -60,14 +61,8 @@ func (c *Client) Definition(t LaunchType) clients.Client {
 	return d
 }
 
-// FHIRContextItem is one SMART 2.2 fhirContext object.
-type FHIRContextItem struct {
-	Reference  string          `json:"reference,omitempty"`
-	Canonical  string          `json:"canonical,omitempty"`
-	Identifier json.RawMessage `json:"identifier,omitempty"`
-	Type       string          `json:"type,omitempty"`
-	Role       string          `json:"role,omitempty"`
-}
+// FHIRContextItem is the launch API's name for smart.FHIRContextItem.
+type FHIRContextItem = smart.FHIRContextItem
 
 // Launch is one minted launch: everything the authorization server, the FHIR
 // server and the simulated EHR need to play it. It travels sealed inside the
@@ -103,6 +98,16 @@ type Launch struct {
 	// adhoc: Client defines a launch-defined client (its id is not
 	// registered); set by validation, not serialised.
 	adhoc bool
+}
+
+// Context is the launch context this launch decides: the patient (when
+// one is fixed), the encounter, fhirContext and the presentation hints.
+// Pickers may still fill in the patient and encounter.
+func (l *Launch) Context() smart.LaunchContext {
+	return smart.LaunchContext{
+		Patient: l.Patient(), Encounter: l.Encounter, FHIRContext: l.FHIRContext,
+		NeedPatientBanner: l.NeedPatientBanner, SmartStyleURL: l.SmartStyleURL, Intent: l.Intent, Tenant: l.Tenant,
+	}
 }
 
 // Patient returns the single patient in context, or "" when the launch has

@@ -7,6 +7,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
 // inactive is the exact RFC 7662 §2.2 answer for anything not active (INT-09).
@@ -58,47 +60,36 @@ func (s *Server) introspectionCaller(r *http.Request) error {
 	return err
 }
 
-// introspect answers for an access or refresh token; the launch context is
-// repeated exactly as in the token response (INT-04…08).
+// introspection is an active token's RFC 7662 answer: the token's
+// metadata plus the launch context exactly as the token response gave it
+// (INT-04…08).
+type introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope"`
+	ClientID  string `json:"client_id"`
+	Sub       string `json:"sub"`
+	Iss       string `json:"iss"`
+	Aud       string `json:"aud"`
+	Exp       int64  `json:"exp"`
+	Iat       int64  `json:"iat"`
+	TokenType string `json:"token_type"`
+	FHIRUser  string `json:"fhirUser,omitempty"`
+	smart.LaunchContext
+}
+
+// introspect answers for an access or refresh token.
 func (s *Server) introspect(token string) any {
 	e, ok := s.tokens.lookup(token)
 	if !ok || !e.active(s.now()) {
 		return inactive
 	}
 	f := e.fam
-	out := map[string]any{
-		"active":     true,
-		"scope":      joinScopes(e.scopes),
-		"client_id":  f.ClientID,
-		"sub":        f.Subject,
-		"iss":        s.issuer,
-		"aud":        f.Audience,
-		"exp":        e.expiresAt.Unix(),
-		"iat":        e.issuedAt.Unix(),
-		"token_type": "Bearer",
+	out := &introspection{
+		Active: true, Scope: joinScopes(e.scopes), ClientID: f.ClientID, Sub: f.Subject, Iss: s.issuer, Aud: f.Audience,
+		Exp: e.expiresAt.Unix(), Iat: e.issuedAt.Unix(), TokenType: "Bearer", FHIRUser: f.FHIRUserURL, LaunchContext: f.Context,
 	}
 	if e.kind == kindRefresh {
-		out["token_type"] = "refresh_token"
-	}
-	if f.FHIRUserURL != "" {
-		out["fhirUser"] = f.FHIRUserURL
-	}
-	if f.Patient != "" {
-		out["patient"] = f.Patient
-	}
-	if f.Encounter != "" {
-		out["encounter"] = f.Encounter
-	}
-	if len(f.FHIRContext) > 0 {
-		out["fhirContext"] = f.FHIRContext
-	}
-	if f.NeedBanner != nil {
-		out["need_patient_banner"] = *f.NeedBanner
-	}
-	for k, v := range map[string]string{"smart_style_url": f.StyleURL, "intent": f.Intent, "tenant": f.Tenant} {
-		if v != "" {
-			out[k] = v
-		}
+		out.TokenType = "refresh_token"
 	}
 	return out
 }

@@ -21,8 +21,8 @@ func TestRestartKeepsTokensAndKeys(t *testing.T) {
 	if err != nil || g.Patient != "p-1" || g.ClientID != "conf" {
 		t.Fatalf("after restart: %+v %v", g, err)
 	}
-	if in := srv2.introspect(body["refresh_token"].(string)).(map[string]any); in["active"] != true || in["patient"] != "p-1" {
-		t.Fatalf("refresh token after restart: %v", in)
+	if in, ok := srv2.introspect(body["refresh_token"].(string)).(*introspection); !ok || !in.Active || in.Patient != "p-1" {
+		t.Fatalf("refresh token after restart: %+v", in)
 	}
 	keys2 := srv2.keys.keySet(t.Context())
 	if len(keys2) != 1 || keys2[0].ID() != keys1[0].ID() {

@@ -19,29 +19,23 @@ import (
 // tokenResponse is RFC 6749 §5.1 plus the SMART launch context
 // (app-launch §token response, TOK-03…11).
 type tokenResponse struct {
-	AccessToken       string                     `json:"access_token"`
-	TokenType         string                     `json:"token_type"`
-	ExpiresIn         int64                      `json:"expires_in"`
-	Scope             string                     `json:"scope"`
-	RefreshToken      string                     `json:"refresh_token,omitempty"`
-	IDToken           string                     `json:"id_token,omitempty"`
-	Patient           string                     `json:"patient,omitempty"`
-	Encounter         string                     `json:"encounter,omitempty"`
-	FHIRContext       []launcher.FHIRContextItem `json:"fhirContext,omitempty"`
-	NeedPatientBanner *bool                      `json:"need_patient_banner,omitempty"`
-	SmartStyleURL     string                     `json:"smart_style_url,omitempty"`
-	Intent            string                     `json:"intent,omitempty"`
-	Tenant            string                     `json:"tenant,omitempty"`
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	Scope        string `json:"scope"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	smart.LaunchContext
 }
 
 // tokenSimError maps the token_* simulated errors that fail a grant.
-func tokenSimError(sim string) error {
+func tokenSimError(sim smart.SimulatedError) error {
 	switch sim {
-	case "token_invalid_token":
+	case smart.SimTokenInvalidToken:
 		return errInvalidGrant("simulated error token_invalid_token")
-	case "token_invalid_scope":
+	case smart.SimTokenInvalidScope:
 		return errInvalidScope("simulated error token_invalid_scope")
-	case "token_server_error":
+	case smart.SimTokenServerError:
 		return newOAuthError("server_error", "simulated error token_server_error")
 	}
 	return nil
@@ -105,7 +99,7 @@ func (s *Server) codeExchange(ctx context.Context, def *clientDef, form url.Valu
 			return nil, errInvalidGrant("code_verifier does not match the code_challenge (RFC 7636 §4.6)")
 		}
 	}
-	if err := tokenSimError(a.simulate()); err != nil {
+	if err := tokenSimError(smart.SimulatedError(a.simulate())); err != nil {
 		return nil, err
 	}
 	fam := s.familyFrom(a)
@@ -124,20 +118,19 @@ func (s *Server) familyFrom(a *authRequest) *family {
 	fam := &family{
 		ID: randomHandle(12), ClientID: a.ClientID, Subject: a.GetSubject(), FHIRUser: a.FHIRUser,
 		FHIRUserURL: s.fhirUserURL(a.Aud, a.FHIRUser), Scopes: rawScopes(a.Granted),
-		Patient: a.Patient, Encounter: a.Encounter, Audience: a.Aud,
-		SessionID: a.SessionID, AuthTime: a.AuthTime, Client: *a.Client,
+		Audience: a.Aud, SessionID: a.SessionID, AuthTime: a.AuthTime, Client: *a.Client,
 	}
 	set := scopes.NewSet(a.Granted)
 	fam.Online = set.Has(scopes.KindOnlineAccess) && !set.Has(scopes.KindOfflineAccess)
 	if l := a.Launch; l != nil {
-		fam.FHIRContext = l.FHIRContext
-		fam.NeedBanner = l.NeedPatientBanner
-		fam.StyleURL, fam.Intent, fam.Tenant = l.SmartStyleURL, l.Intent, l.Tenant
+		fam.Context = l.Context()
 		fam.SimulateError = l.SimulateError
 	}
-	if fam.NeedBanner == nil && fam.Patient != "" {
+	// The pickers (or the signed-in patient) decide these.
+	fam.Context.Patient, fam.Context.Encounter = a.Patient, a.Encounter
+	if fam.Context.NeedPatientBanner == nil && a.Patient != "" {
 		t := true // SMART app-launch: apps show a banner unless the EHR already does
-		fam.NeedBanner = &t
+		fam.Context.NeedPatientBanner = &t
 	}
 	fam.AccessTTL, fam.RefreshTTL = s.lifetimes(a.Launch, &a.Client.Client)
 	if set.Has(scopes.KindOfflineAccess) || set.Has(scopes.KindOnlineAccess) {
@@ -181,9 +174,7 @@ func (s *Server) issue(ctx context.Context, fam *family, isNew bool, rotated *to
 	}
 	resp := &tokenResponse{
 		AccessToken: at.handle, TokenType: "Bearer", ExpiresIn: int64(fam.AccessTTL / time.Second),
-		Scope: joinScopes(scope), RefreshToken: rt.handle,
-		Patient: fam.Patient, Encounter: fam.Encounter, FHIRContext: fam.FHIRContext,
-		NeedPatientBanner: fam.NeedBanner, SmartStyleURL: fam.StyleURL, Intent: fam.Intent, Tenant: fam.Tenant,
+		Scope: joinScopes(scope), RefreshToken: rt.handle, LaunchContext: fam.Context,
 	}
 	if slices.Contains(scope, "openid") && fam.FHIRUser != "" {
 		if idReq == nil {
@@ -246,10 +237,10 @@ func (s *Server) refresh(ctx context.Context, def *clientDef, form url.Values) (
 	if fam.ClientID != def.id() {
 		return nil, errInvalidGrant("the refresh token was issued to another client") // REF-07
 	}
-	if fam.SimulateError == "token_expired_refresh_token" {
+	if smart.SimulatedError(fam.SimulateError) == smart.SimTokenExpiredRefreshToken {
 		return nil, errInvalidGrant("the refresh token has expired (simulated error token_expired_refresh_token)")
 	}
-	if err := tokenSimError(fam.SimulateError); err != nil {
+	if err := tokenSimError(smart.SimulatedError(fam.SimulateError)); err != nil {
 		return nil, err
 	}
 	scope := fam.Scopes

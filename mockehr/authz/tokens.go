@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ehrsim/ehrsim/launcher"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 	"github.com/ehrsim/ehrsim/mockehr/store"
 )
@@ -18,30 +17,60 @@ import (
 // exchange (or one client_credentials request) share. Refreshes add tokens
 // to the same family; revoking the family kills them all.
 type family struct {
-	ID            string                     `json:"id"`
-	ClientID      string                     `json:"client_id"`
-	Subject       string                     `json:"sub"`
-	FHIRUser      string                     `json:"fhir_user,omitempty"` // relative, e.g. Practitioner/pr-1
-	FHIRUserURL   string                     `json:"fhir_user_url,omitempty"`
-	Scopes        []string                   `json:"scopes"`
-	Patient       string                     `json:"patient,omitempty"`
-	Encounter     string                     `json:"encounter,omitempty"`
-	FHIRContext   []launcher.FHIRContextItem `json:"fhir_context,omitempty"`
-	NeedBanner    *bool                      `json:"need_patient_banner,omitempty"`
-	StyleURL      string                     `json:"smart_style_url,omitempty"`
-	Intent        string                     `json:"intent,omitempty"`
-	Tenant        string                     `json:"tenant,omitempty"`
-	Audience      string                     `json:"aud"`
-	SimulateError string                     `json:"simulate_error,omitempty"`
-	AccessTTL     time.Duration              `json:"access_ttl"`
-	RefreshTTL    time.Duration              `json:"refresh_ttl"`
-	Online        bool                       `json:"online,omitempty"`     // online_access refresh: dies with the login session
-	SessionID     string                     `json:"session_id,omitempty"` // login session (for online_access and end_session)
-	AuthTime      time.Time                  `json:"auth_time"`
-	Client        clientDef                  `json:"client"` // the client rules the tokens were issued under
-	ExpiresAt     time.Time                  `json:"expires_at"`
+	ID            string              `json:"id"`
+	ClientID      string              `json:"client_id"`
+	Subject       string              `json:"sub"`
+	FHIRUser      string              `json:"fhir_user,omitempty"` // relative, e.g. Practitioner/pr-1
+	FHIRUserURL   string              `json:"fhir_user_url,omitempty"`
+	Scopes        []string            `json:"scopes"`
+	Context       smart.LaunchContext `json:"context"` // repeated by every token response and introspection
+	Audience      string              `json:"aud"`
+	SimulateError string              `json:"simulate_error,omitempty"`
+	AccessTTL     time.Duration       `json:"access_ttl"`
+	RefreshTTL    time.Duration       `json:"refresh_ttl"`
+	Online        bool                `json:"online,omitempty"`     // online_access refresh: dies with the login session
+	SessionID     string              `json:"session_id,omitempty"` // login session (for online_access and end_session)
+	AuthTime      time.Time           `json:"auth_time"`
+	Client        clientDef           `json:"client"` // the client rules the tokens were issued under
+	ExpiresAt     time.Time           `json:"expires_at"`
 
 	revoked atomic.Bool
+}
+
+// UnmarshalJSON also reads families saved before the launch context had
+// its own type (its members were top-level keys then, fhirContext as
+// fhir_context), so tokens issued before an upgrade keep their context.
+func (f *family) UnmarshalJSON(b []byte) error {
+	type plain family // no methods: no recursion
+	var v struct {
+		*plain
+		Patient     string                  `json:"patient"`
+		Encounter   string                  `json:"encounter"`
+		FHIRContext []smart.FHIRContextItem `json:"fhir_context"`
+		NeedBanner  *bool                   `json:"need_patient_banner"`
+		StyleURL    string                  `json:"smart_style_url"`
+		Intent      string                  `json:"intent"`
+		Tenant      string                  `json:"tenant"`
+	}
+	v.plain = (*plain)(f)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	c := &f.Context
+	if c.Patient == "" && c.Encounter == "" && c.FHIRContext == nil && c.NeedPatientBanner == nil && c.SmartStyleURL == "" && c.Intent == "" && c.Tenant == "" {
+		*c = smart.LaunchContext{Patient: v.Patient, Encounter: v.Encounter, FHIRContext: v.FHIRContext,
+			NeedPatientBanner: v.NeedBanner, SmartStyleURL: v.StyleURL, Intent: v.Intent, Tenant: v.Tenant}
+	}
+	return nil
+}
+
+// grantOf is the grant an access token of fam with scopes stands for.
+func grantOf(e *tokenEntry, fam *family) *smart.Grant {
+	return &smart.Grant{
+		TokenID: e.id, ClientID: fam.ClientID, Subject: fam.Subject, FHIRUser: fam.FHIRUser,
+		Scopes: e.scopes, Patient: fam.Context.Patient, Encounter: fam.Context.Encounter, Audience: fam.Audience,
+		IssuedAt: e.issuedAt, ExpiresAt: e.expiresAt, SimulateError: fam.SimulateError,
+	}
 }
 
 const (
@@ -126,11 +155,7 @@ func (ts *tokenStore) mint(kind string, fam *family, scopes []string, ttl time.D
 	now := ts.now()
 	e := &tokenEntry{kind: kind, id: randomHandle(9), fam: fam, scopes: scopes, issuedAt: now, expiresAt: now.Add(ttl)}
 	if kind == kindAccess {
-		e.grant = &smart.Grant{
-			TokenID: e.id, ClientID: fam.ClientID, Subject: fam.Subject, FHIRUser: fam.FHIRUser,
-			Scopes: scopes, Patient: fam.Patient, Encounter: fam.Encounter, Audience: fam.Audience,
-			IssuedAt: now, ExpiresAt: e.expiresAt, SimulateError: fam.SimulateError,
-		}
+		e.grant = grantOf(e, fam)
 	}
 	return newToken{handle: randomHandle(32), entry: e}
 }
@@ -275,11 +300,7 @@ func (ts *tokenStore) loadOne(ctx context.Context, h [32]byte) (*tokenEntry, boo
 		return nil, false
 	}
 	if kind == kindAccess {
-		e.grant = &smart.Grant{
-			TokenID: e.id, ClientID: fam.ClientID, Subject: fam.Subject, FHIRUser: fam.FHIRUser,
-			Scopes: e.scopes, Patient: fam.Patient, Encounter: fam.Encounter, Audience: fam.Audience,
-			IssuedAt: e.issuedAt, ExpiresAt: e.expiresAt, SimulateError: fam.SimulateError,
-		}
+		e.grant = grantOf(e, fam)
 	}
 	ts.put(h, e)
 	return e, true

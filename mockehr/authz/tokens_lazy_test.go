@@ -2,9 +2,11 @@ package authz
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 	"github.com/ehrsim/ehrsim/mockehr/store"
 )
 
@@ -24,7 +26,7 @@ func TestTokensLoadLazilyAndRevocationsReachUnloadedFamilies(t *testing.T) {
 	}
 	now := func() time.Time { return time.Unix(1_800_000_000, 0) }
 	issue := func(ts *tokenStore, id string, online bool, session string) string {
-		fam := &family{ID: id, ClientID: "c", Subject: "u", Scopes: []string{"patient/*.rs"}, Patient: "p-1",
+		fam := &family{ID: id, ClientID: "c", Subject: "u", Scopes: []string{"patient/*.rs"}, Context: smart.LaunchContext{Patient: "p-1"},
 			Online: online, SessionID: session, ExpiresAt: now().Add(time.Hour)}
 		tok := ts.mint(kindAccess, fam, fam.Scopes, time.Hour)
 		if err := ts.save(ctx, fam, true, nil, "", tok); err != nil {
@@ -58,5 +60,28 @@ func TestTokensLoadLazilyAndRevocationsReachUnloadedFamilies(t *testing.T) {
 	}
 	if len(after.families) != 1 {
 		t.Errorf("%d families loaded, want only the one used", len(after.families))
+	}
+}
+
+// A family saved before the launch context had its own type (top-level
+// keys, fhir_context) still loads its context: tokens issued before an
+// upgrade keep answering with it.
+func TestFamilyLoadsLegacyContext(t *testing.T) {
+	var f family
+	legacy := `{"id":"f1","client_id":"c","sub":"u","scopes":["launch"],"patient":"p-1","encounter":"e-1",
+		"fhir_context":[{"reference":"DocumentReference/d-1"}],"need_patient_banner":false,"smart_style_url":"https://s/v1.json",
+		"intent":"i","tenant":"t","aud":"http://x/fhir","client":{"client":{"client_id":"c","client_type":"public"}}}`
+	if err := json.Unmarshal([]byte(legacy), &f); err != nil {
+		t.Fatal(err)
+	}
+	c := f.Context
+	if f.ID != "f1" || f.Client.Client.ID != "c" || c.Patient != "p-1" || c.Encounter != "e-1" || len(c.FHIRContext) != 1 ||
+		c.NeedPatientBanner == nil || *c.NeedPatientBanner || c.SmartStyleURL != "https://s/v1.json" || c.Intent != "i" || c.Tenant != "t" {
+		t.Fatalf("legacy family = %+v", &f)
+	}
+	b, _ := json.Marshal(&f)
+	var again family
+	if err := json.Unmarshal(b, &again); err != nil || again.Context.Patient != "p-1" || len(again.Context.FHIRContext) != 1 {
+		t.Fatalf("round trip %s: %+v %v", b, &again, err)
 	}
 }
