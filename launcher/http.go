@@ -4,7 +4,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"mime"
 	"net/http"
 )
@@ -95,7 +94,7 @@ func (s *Service) details(l *Launch, used bool) *Details {
 }
 
 func (s *Service) internal(w http.ResponseWriter, r *http.Request, err error) {
-	slog.ErrorContext(r.Context(), "launch API", "path", r.URL.Path, "err", err)
+	s.log.ErrorContext(r.Context(), "launch API", "path", r.URL.Path, "err", err)
 	writeJSON(w, http.StatusInternalServerError, &APIError{Error: "server_error", Description: "internal error; see the server log"})
 }
 

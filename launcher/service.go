@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
@@ -48,7 +49,8 @@ type Options struct {
 	Directory smart.Directory // validates ids, resolves encounter AUTO
 	Clients   ClientLookup    // nil: every client id is ad-hoc (sandbox only)
 	Now       func() time.Time
-	Rand      io.Reader // launch ids; nil = crypto/rand
+	Rand      io.Reader    // launch ids; nil = crypto/rand
+	Logger    *slog.Logger // the API's internal errors; nil = discarded
 
 	DefaultLaunchLifetime time.Duration // 0 = 24h
 }
@@ -73,6 +75,7 @@ type Service struct {
 	rand     io.Reader
 	lifetime time.Duration
 	seal     *sealer
+	log      *slog.Logger
 
 	pruneMu   sync.Mutex
 	lastPrune time.Time
@@ -98,12 +101,15 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err := o.DB.Migrate(ctx, "launcher", migrations); err != nil {
 		return nil, err
 	}
-	s := &Service{base: base, db: o.DB, dir: o.Directory, clients: o.Clients, now: o.Now, rand: o.Rand, lifetime: o.DefaultLaunchLifetime, seal: sl}
+	s := &Service{base: base, db: o.DB, dir: o.Directory, clients: o.Clients, now: o.Now, rand: o.Rand, lifetime: o.DefaultLaunchLifetime, seal: sl, log: o.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.lifetime <= 0 {
 		s.lifetime = 24 * time.Hour

@@ -93,7 +93,7 @@ func (h *Handler) Error(w http.ResponseWriter, r *http.Request, status int, titl
 // internal logs an unexpected failure and answers a 500 page that says so
 // without leaking internals.
 func (h *Handler) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
-	h.logger().Error(what, "path", r.URL.Path, "err", err)
+	h.logger().ErrorContext(r.Context(), what, "path", r.URL.Path, "err", err)
 	h.Error(w, r, http.StatusInternalServerError, "Something went wrong", "ehrsim failed to "+what+". The server log has the details.")
 }
 
@@ -109,15 +109,16 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, c t
 	w.Header().Set("X-Frame-Options", "SAMEORIGIN")
 	w.WriteHeader(status)
 	if err := c.Render(r.Context(), w); err != nil && r.Context().Err() != context.Canceled {
-		h.logger().Error("render page", "path", r.URL.Path, "err", err)
+		h.logger().ErrorContext(r.Context(), "render page", "path", r.URL.Path, "err", err)
 	}
 }
 
+// logger is the injected Logger; without one, nothing is logged.
 func (h *Handler) logger() *slog.Logger {
 	if h.Logger != nil {
 		return h.Logger
 	}
-	return slog.Default()
+	return slog.New(slog.DiscardHandler)
 }
 
 func (h *Handler) now() time.Time {

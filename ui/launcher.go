@@ -128,7 +128,7 @@ func (h *Handler) renderLauncher(w http.ResponseWriter, r *http.Request, status 
 		if list, err := h.Clients.List(ctx); err == nil {
 			p.Clients = list
 		} else {
-			h.logger().Warn("list clients", "err", err)
+			h.logger().WarnContext(ctx, "list clients", "err", err)
 		}
 	}
 	req, _ := p.Form.Request()

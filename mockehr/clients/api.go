@@ -26,6 +26,7 @@ const maxBody = 1 << 20
 // Secrets are never returned except in the create response that set them.
 type API struct {
 	Registry *Registry
+	Logger   *slog.Logger // internal errors; nil = discarded
 }
 
 // Mount registers the routes on mux.
@@ -64,7 +65,7 @@ type clientInput struct {
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	cs, err := a.Registry.List(r.Context())
 	if err != nil {
-		serverError(w, r, err)
+		a.serverError(w, r, err)
 		return
 	}
 	out := make([]clientView, 0, len(cs))
@@ -94,7 +95,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) {
 	} else if in.Type == TypeSymmetric {
 		var err error
 		if secret, err = newSecret(); err != nil {
-			serverError(w, r, err)
+			a.serverError(w, r, err)
 			return
 		}
 		generated = true
@@ -151,7 +152,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error, id string)
 	case errors.Is(err, ErrExists):
 		writeError(w, http.StatusConflict, "invalid_request", "client_id", fmt.Sprintf("a client with id %q already exists", id))
 	default:
-		serverError(w, r, err)
+		a.serverError(w, r, err)
 	}
 }
 
@@ -238,7 +239,14 @@ func writeError(w http.ResponseWriter, status int, code, field, desc string) {
 	writeJSON(w, status, body)
 }
 
-func serverError(w http.ResponseWriter, r *http.Request, err error) {
-	slog.ErrorContext(r.Context(), "clients API", "path", r.URL.Path, "err", err)
+func (a *API) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	a.logger().ErrorContext(r.Context(), "clients API", "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusInternalServerError, "server_error", "", "internal error; see the server log")
+}
+
+func (a *API) logger() *slog.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }

@@ -52,13 +52,13 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) {
 	}
 	for range 3 { // a random id collides practically never; retry anyway
 		if c.ID, err = newClientID(); err != nil {
-			serverError(w, r, err)
+			a.serverError(w, r, err)
 			return
 		}
 		secret := ""
 		if c.Type == TypeSymmetric {
 			if secret, err = newSecret(); err != nil {
-				serverError(w, r, err)
+				a.serverError(w, r, err)
 				return
 			}
 		}
@@ -72,7 +72,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) {
 			if errors.As(err, &fe) {
 				writeRegistrationError(w, fe)
 			} else {
-				serverError(w, r, err)
+				a.serverError(w, r, err)
 			}
 			return
 		}
@@ -93,7 +93,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusCreated, resp)
 		return
 	}
-	serverError(w, r, fmt.Errorf("could not allocate a client id: %w", err))
+	a.serverError(w, r, fmt.Errorf("could not allocate a client id: %w", err))
 }
 
 // toClient maps RFC 7591 metadata onto ehrsim's client types.

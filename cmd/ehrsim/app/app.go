@@ -101,9 +101,11 @@ func Start(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	logger := newLogger(cfg, stdout)
 	if setDefaultLogger {
-		// Libraries that log through slog's default then honour --log-level
-		// and --log-format. While wiring it is at least warn: zitadel/oidc
-		// logs each of its routes at info, which buried the startup line.
+		// Libraries that log through slog's default (zitadel/oidc has no
+		// other way) then write to the server's own output, honour
+		// --log-level and --log-format, and carry the request id. While
+		// wiring it is at least warn: zitadel/oidc logs each of its routes
+		// at info, which buried the startup line.
 		quiet := cfg
 		if lvl := (slog.Level(0)); lvl.UnmarshalText([]byte(cfg.LogLevel)) == nil && lvl < slog.LevelWarn {
 			quiet.LogLevel = "warn"
@@ -171,12 +173,15 @@ func (s *Server) Close() error {
 	return errors.Join(errs...)
 }
 
+// newLogger is the server's logger: text or JSON on w at the configured
+// level, with the request id on every line logged with a request's context.
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	lvl.UnmarshalText([]byte(cfg.LogLevel))
 	o := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewTextHandler(w, o)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, o))
+		h = slog.NewJSONHandler(w, o)
 	}
-	return slog.New(slog.NewTextHandler(w, o))
+	return slog.New(requestIDHandler{h})
 }

@@ -52,7 +52,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		return fmt.Errorf("client registry: %w", err)
 	}
 	launches, err := launcher.New(ctx, launcher.Options{
-		BaseURL: s.URL, DB: db, Directory: data, Clients: registry,
+		BaseURL: s.URL, DB: db, Directory: data, Clients: registry, Logger: s.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("launcher: %w", err)
@@ -125,7 +125,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 	auth.Mount(mux)
 	authPages.Flow, authPages.Issuer = auth, auth.Issuer()
 	authPages.Mount(mux)
-	(&clients.API{Registry: registry}).Mount(mux)
+	(&clients.API{Registry: registry, Logger: s.Logger}).Mount(mux)
 	launches.Mount(mux)
 	pages := &ui.Handler{
 		BaseURL:   s.URL,
