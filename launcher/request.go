@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
 // Request is the body of POST /api/launches, field for field the launch API
@@ -63,11 +65,9 @@ func fieldErr(field, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-var (
-	// FHIR R4 id: [A-Za-z0-9\-\.]{1,64}; resource type: an upper-case name.
-	fhirIDRe   = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
-	fhirTypeRe = regexp.MustCompile(`^[A-Z][A-Za-z]{1,63}$`)
-)
+// fhirTypeRe is a FHIR resource type: an upper-case name. Ids are
+// smart.ValidID, the one id rule.
+var fhirTypeRe = regexp.MustCompile(`^[A-Z][A-Za-z]{1,63}$`)
 
 // parseIDs splits the contract's comma-separated patient list.
 func parseIDs(field, s string) ([]string, error) {
@@ -82,7 +82,7 @@ func parseIDs(field, s string) ([]string, error) {
 		if p == "" {
 			return nil, fieldErr(field, "empty id at position %d of %q", i+1, s)
 		}
-		if !fhirIDRe.MatchString(p) {
+		if !smart.ValidID(p) {
 			return nil, fieldErr(field, "%q is not a FHIR id ([A-Za-z0-9-.], at most 64)", p)
 		}
 		if !seen[p] {
@@ -184,7 +184,7 @@ func checkFHIRContextSyntax(i int, it FHIRContextItem) error {
 	switch {
 	case it.Reference != "":
 		typ, id, ok := strings.Cut(it.Reference, "/")
-		if !ok || !fhirTypeRe.MatchString(typ) || !fhirIDRe.MatchString(id) {
+		if !ok || !fhirTypeRe.MatchString(typ) || !smart.ValidID(id) {
 			return fieldErr("fhir_context.reference", "item %d: %q is not a relative reference Type/id", i, it.Reference)
 		}
 		if it.Type != "" && it.Type != typ {
