@@ -65,8 +65,9 @@
 //   - client: see the comment on Service.client for registered, ad-hoc and
 //     empty client ids. Ad-hoc clients default to public (backend:
 //     confidential-asymmetric) with pkce required.
-//   - backend-service launches refuse user-facing fields, auth_* errors and
-//     token_expired_refresh_token (SimulatedErrorApplies says which apply).
+//   - backend-service launches refuse user-facing fields and the simulated
+//     errors the catalogue (smart.SimulatedErrors) does not mark Backend:
+//     auth_* and token_expired_refresh_token (SimulatedErrorApplies).
 //
 // # For the authorization server (checklist EHR-09)
 //

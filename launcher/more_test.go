@@ -127,7 +127,7 @@ func TestBackendLaunch(t *testing.T) {
 
 func TestSimulatedErrorApplies(t *testing.T) {
 	e := newEnv(t, "")
-	for _, name := range smart.SimulatedErrors {
+	for _, name := range smart.SimulatedErrorNames() {
 		for _, lt := range LaunchTypes {
 			want := !(lt == BackendService && (strings.HasPrefix(name, "auth_") || name == "token_expired_refresh_token"))
 			if got := SimulatedErrorApplies(lt, name); got != want {

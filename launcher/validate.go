@@ -222,8 +222,8 @@ func checkSimulatedError(_ context.Context, req Request, l *Launch) error {
 	if name == "" {
 		return nil
 	}
-	if !smart.IsSimulatedError(name) {
-		return fieldErr("simulate_error", "unknown simulated error %q: one of %s", name, strings.Join(smart.SimulatedErrors, ", "))
+	if _, ok := smart.LookupSimulatedError(name); !ok {
+		return fieldErr("simulate_error", "unknown simulated error %q: one of %s", name, strings.Join(smart.SimulatedErrorNames(), ", "))
 	}
 	if !SimulatedErrorApplies(l.Type, name) {
 		return fieldErr("simulate_error", "%s cannot happen in a backend-service launch (no authorize step, no refresh token)", name)
@@ -232,19 +232,14 @@ func checkSimulatedError(_ context.Context, req Request, l *Launch) error {
 }
 
 // SimulatedErrorApplies reports whether a simulated error can happen in a
-// launch type (docs/simulated-errors.md: auth_* apply to EHR and
-// standalone launches, token_* to code exchange, refresh and backend
-// services, request_* to every type). Backend services have no authorize
-// step and get no refresh token. The launcher UI uses it to offer only
-// errors that will happen.
+// launch type: every error of the catalogue (smart.SimulatedErrors) can
+// happen in EHR and standalone launches, and those marked Backend in
+// backend-service launches too (they have no authorize step and get no
+// refresh token). The launcher UI uses it to offer only errors that will
+// happen.
 func SimulatedErrorApplies(t LaunchType, name string) bool {
-	if !smart.IsSimulatedError(name) {
-		return false
-	}
-	if t == BackendService {
-		return !strings.HasPrefix(name, "auth_") && name != "token_expired_refresh_token"
-	}
-	return true
+	e, ok := smart.LookupSimulatedError(name)
+	return ok && (t != BackendService || e.Backend)
 }
 
 func checkLifetimes(_ context.Context, req Request, l *Launch) error {

@@ -32,6 +32,6 @@
 //     Content-Security-Policy: frame-ancestors 'self' and X-Frame-Options:
 //     SAMEORIGIN (as the authorization pages do): same-origin framing
 //     only. The sample app is served by package static, not here.
-//   - SimErrors mirrors DESIGN.md's table; docs/simulated-errors.md is kept
-//     equal to it by a test.
+//   - The simulated errors the launcher offers and explains, and the
+//     simulated EHR's badge, come from the catalogue smart.SimulatedErrors.
 package ui

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ehrsim/ehrsim/launcher"
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
 func TestLauncherPageRendersForm(t *testing.T) {
@@ -32,8 +33,8 @@ func TestLauncherPageRendersForm(t *testing.T) {
 		`data-testid="mint"`,
 		`Used by: provider-ehr, provider-standalone`,
 	)
-	if n := strings.Count(body, `data-explanation=`); n != len(SimErrors) {
-		t.Errorf("%d simulated error options, want %d", n, len(SimErrors))
+	if n := strings.Count(body, `data-explanation=`); n != len(smart.SimulatedErrors) {
+		t.Errorf("%d simulated error options, want %d", n, len(smart.SimulatedErrors))
 	}
 	// Every form control has a data-testid (style.md point 7).
 	for _, tag := range regexp.MustCompile(`<(input|select|textarea|button)\b[^>]*>`).FindAllString(body, -1) {

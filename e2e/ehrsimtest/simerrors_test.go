@@ -55,7 +55,7 @@ func TestSimulatedErrorsThroughLaunchAPI(t *testing.T) {
 	if len(cases) != len(smart.SimulatedErrors) {
 		t.Fatalf("%d cases for %d simulated errors: keep them in step", len(cases), len(smart.SimulatedErrors))
 	}
-	for _, name := range smart.SimulatedErrors {
+	for _, name := range smart.SimulatedErrorNames() {
 		w, ok := cases[name]
 		if !ok {
 			t.Fatalf("no case for %s", name)

@@ -65,7 +65,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		ac.problem, ac.launchProblem = fmt.Sprintf("the launch was minted for client %q, not %q", ac.launch.Client.ClientID, clientID), true
 	}
 	sim := simulateOf(ac.launch)
-	if sim == "auth_invalid_client_id" {
+	if sim == smart.SimAuthInvalidClientID {
 		s.errorPage(w, r, http.StatusBadRequest, "Invalid client_id",
 			fmt.Sprintf("The client_id %q was refused (simulated error auth_invalid_client_id). No code was issued.", clientID))
 		return
@@ -75,7 +75,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusBadRequest, "Missing redirect_uri", "The authorization request has no redirect_uri parameter.")
 		return
 	}
-	if sim == "auth_invalid_redirect_uri" {
+	if sim == smart.SimAuthInvalidRedirectURI {
 		s.errorPage(w, r, http.StatusBadRequest, "Invalid redirect_uri",
 			fmt.Sprintf("The redirect_uri %q was refused (simulated error auth_invalid_redirect_uri). No code was issued.", redirect))
 		return
@@ -172,11 +172,12 @@ func (s *Server) openScenario(ctx context.Context, scenario string) (*launcher.L
 	return s.opts.Launches.OpenScenario(ctx, scenario)
 }
 
-func simulateOf(l *launcher.Launch) string {
+// simulateOf is the launch's simulated error, "" for none.
+func simulateOf(l *launcher.Launch) smart.SimulatedError {
 	if l == nil {
 		return ""
 	}
-	return l.SimulateError
+	return smart.SimulatedError(l.SimulateError)
 }
 
 // VerifyAuthRequest hands zitadel the client handleAuthorize resolved.
@@ -217,11 +218,11 @@ func (ss *smartServer) Authorize(ctx context.Context, r *op.ClientRequest[oidc.A
 		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge (PKCE, S256) is required") // PKCE-01
 	}
 	switch simulateOf(ac.launch) {
-	case "auth_invalid_scope":
+	case smart.SimAuthInvalidScope:
 		return nil, oidc.ErrInvalidScope().WithDescription("simulated error auth_invalid_scope")
-	case "auth_access_denied":
+	case smart.SimAuthAccessDenied:
 		return nil, oidc.ErrAccessDenied().WithDescription("simulated error auth_access_denied")
-	case "auth_temporarily_unavailable":
+	case smart.SimAuthTemporarilyUnavailable:
 		return nil, &oidc.Error{ErrorType: "temporarily_unavailable", Description: "simulated error auth_temporarily_unavailable"}
 	}
 	requested, _ := scopes.ParseList(r.Form.Get("scope"))

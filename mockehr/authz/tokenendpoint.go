@@ -160,7 +160,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 // backend scenario. def is nil when it names nothing live.
 type grantRef struct {
 	def *clientDef
-	sim string
+	sim smart.SimulatedError
 }
 
 // grantOf finds the grant a request presents, before the client is
@@ -170,24 +170,24 @@ func (s *Server) grantOf(ctx context.Context, r *http.Request) grantRef {
 	switch form.Get("grant_type") {
 	case "authorization_code":
 		if a, ok := s.storage.peekCode(form.Get("code")); ok {
-			return grantRef{a.Client, a.simulate()}
+			return grantRef{a.Client, smart.SimulatedError(a.simulate())}
 		}
 	case "refresh_token":
 		if e, ok := s.tokens.lookup(form.Get("refresh_token")); ok && e.kind == kindRefresh {
 			c := e.fam.Client
-			return grantRef{&c, e.fam.SimulateError}
+			return grantRef{&c, smart.SimulatedError(e.fam.SimulateError)}
 		}
 	case "client_credentials":
 		if l, _ := s.ccLaunch(ctx, r); l != nil {
 			id := l.Client.ClientID
 			if id == "" {
-				return grantRef{sim: l.SimulateError}
+				return grantRef{sim: simulateOf(l)}
 			}
 			def, msg := s.resolveClient(ctx, id, l)
 			if msg != "" {
 				def = nil
 			}
-			return grantRef{def, l.SimulateError}
+			return grantRef{def, simulateOf(l)}
 		}
 	case "":
 		// Revocation: the token's own client rules (RFC 7009 §2.1).
@@ -207,11 +207,11 @@ func (s *Server) grantOf(ctx context.Context, r *http.Request) grantRef {
 // grant then gets the grant's error (invalid_grant; TOK-15, TOK-17, REF-06).
 func (s *Server) authenticate(ctx context.Context, r *http.Request, cc clientCreds, g grantRef) (*clientDef, error) {
 	switch g.sim {
-	case "auth_invalid_client_secret":
+	case smart.SimAuthInvalidClientSecret:
 		return nil, errInvalidClient("client authentication failed (simulated error auth_invalid_client_secret)")
-	case "token_invalid_jti":
+	case smart.SimTokenInvalidJTI:
 		return nil, errInvalidClient("the client assertion jti was already used (simulated error token_invalid_jti)")
-	case "token_expired_registration_token":
+	case smart.SimTokenExpiredRegistration:
 		return nil, errInvalidClient("the client registration has expired (simulated error token_expired_registration_token)")
 	}
 	if cc.Assertion != "" {

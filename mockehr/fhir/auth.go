@@ -13,7 +13,7 @@ import (
 
 // authenticate resolves the bearer token (RFC 6750 §2.1), checks that it
 // was issued for this FHIR base (RS-03) and plays the launch's simulated
-// request error (DESIGN.md, request_*).
+// request error (smart.PhaseRequest; docs/simulated-errors.md).
 func (s *Server) authenticate(rq *req) *apiError {
 	base, aerr := s.base(rq.r)
 	if aerr != nil {
@@ -50,23 +50,19 @@ func (s *Server) authenticate(rq *req) *apiError {
 }
 
 func (s *Server) simulate(rq *req) *apiError {
-	switch rq.grant.SimulateError {
-	case "request_invalid_token":
+	switch smart.SimulatedError(rq.grant.SimulateError) {
+	case smart.SimRequestInvalidToken:
 		return invalidToken("simulated error request_invalid_token: the access token is invalid")
-	case "request_expired_token":
+	case smart.SimRequestExpiredToken:
 		return invalidToken("simulated error request_expired_token: the access token has expired")
-	case "request_insufficient_scope":
+	case smart.SimRequestInsufficientScope:
 		return forbidden("simulated error request_insufficient_scope: the access token's scopes do not allow this request")
-	case "request_server_error":
+	case smart.SimRequestServerError:
 		return errf(http.StatusInternalServerError, "exception", "simulated error request_server_error")
-	case "request_rate_limited":
+	case smart.SimRequestRateLimited:
 		return &apiError{status: http.StatusTooManyRequests, code: "throttled", msg: "simulated error request_rate_limited: slow down and retry after 1 second", retryAfter: 1}
-	case "request_slow":
-		d := rq.grant.SlowDelay
-		if d <= 0 {
-			d = time.Second
-		}
-		t := time.NewTimer(d)
+	case smart.SimRequestSlow:
+		t := time.NewTimer(s.slowDelay)
 		defer t.Stop()
 		select {
 		case <-t.C:

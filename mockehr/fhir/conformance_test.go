@@ -557,12 +557,14 @@ func TestSimulatedRequestErrors(t *testing.T) {
 			t.Errorf("Retry-After %q", r.header.Get("Retry-After"))
 		}
 	}
-	slow := e.token(smart.Grant{Scopes: []string{"user/*.rs"}, SimulateError: "request_slow", SlowDelay: time.Millisecond})
-	if r := e.get("/fhir/Patient/p1", slow); r.status != 200 {
+	fast := newEnv(t, nil, func(o *Options) { o.SlowDelay = time.Millisecond })
+	slow := fast.token(smart.Grant{Scopes: []string{"user/*.rs"}, SimulateError: string(smart.SimRequestSlow)})
+	if r := fast.get("/fhir/Patient/p1", slow); r.status != 200 {
 		t.Errorf("request_slow: %d", r.status)
 	}
 	// A cancelled request during the delay does not proceed.
-	slowLong := e.token(smart.Grant{Scopes: []string{"user/*.rs"}, SimulateError: "request_slow", SlowDelay: time.Hour})
+	e = newEnv(t, nil, func(o *Options) { o.SlowDelay = time.Hour })
+	slowLong := e.token(smart.Grant{Scopes: []string{"user/*.rs"}, SimulateError: string(smart.SimRequestSlow)})
 	req, _ := http.NewRequest("GET", e.ts.URL+"/fhir/Patient/p1", nil)
 	req.Header.Set("Authorization", "Bearer "+slowLong)
 	ctx, cancel := contextWithCancel()

@@ -34,9 +34,16 @@ type Options struct {
 	// Scenario validates the {scenario} of /sim/{scenario}/fhir; nil
 	// accepts any.
 	Scenario func(ctx context.Context, scenario string) error
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// SlowDelay is the latency request_slow adds to every FHIR request
+	// (docs/simulated-errors.md); zero means DefaultSlowDelay.
+	SlowDelay time.Duration
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
+
+// DefaultSlowDelay is request_slow's added latency unless
+// Options.SlowDelay says otherwise.
+const DefaultSlowDelay = time.Second
 
 // Server is the FHIR REST handler set.
 type Server struct {
@@ -45,6 +52,7 @@ type Server struct {
 	baseURL   string
 	endpoints func(smart.FHIRBase) smart.Endpoints
 	scenario  func(context.Context, string) error
+	slowDelay time.Duration
 	now       func() time.Time
 	logger    *slog.Logger
 	started   time.Time
@@ -71,7 +79,10 @@ func New(o Options) (*Server, error) {
 		return nil, errors.Join(errs...)
 	}
 	s := &Server{store: o.Store, grants: o.Grants, baseURL: o.BaseURL, endpoints: o.Endpoints,
-		scenario: o.Scenario, now: o.Now, logger: o.Logger}
+		scenario: o.Scenario, slowDelay: o.SlowDelay, now: o.Now, logger: o.Logger}
+	if s.slowDelay <= 0 {
+		s.slowDelay = DefaultSlowDelay
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -26,12 +26,10 @@ type Grant struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 
-	// SimulateError is the launch's simulated error name
-	// (docs/simulated-errors.md), empty when none. The FHIR server acts on
-	// the request_* names.
+	// SimulateError is the launch's simulated error (a SimulatedError
+	// name), empty when none. The FHIR server acts on those of
+	// PhaseRequest.
 	SimulateError string
-	// SlowDelay is the added latency for request_slow; zero means the default.
-	SlowDelay time.Duration
 }
 
 // Expired reports whether the grant has expired at now.
