@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,11 +47,11 @@ func (h *testServer) assertion(clientID, kid string, alg jose.SignatureAlgorithm
 	return s
 }
 
-var jtiN int
+var jtiN atomic.Int64 // tests run in parallel
 
 func oauthJTI() string {
-	jtiN++
-	return "jti-" + time.Now().Format("150405.000000000") + "-" + string(rune('a'+jtiN%26))
+	n := jtiN.Add(1)
+	return "jti-" + time.Now().Format("150405.000000000") + "-" + string(rune('a'+n%26))
 }
 
 func ccForm(assertion, scope string) url.Values {
