@@ -48,6 +48,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return keysCommand(ctx, args[1:], getenv, stdout)
 		case "load":
 			return loadCommand(ctx, args[1:], getenv, stdout)
+		case "version", "--version":
+			return versionCommand(args[1:], stdout)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, usageText)
 			_, err := LoadConfig([]string{"-h"}, getenv, stdout)
@@ -83,6 +85,7 @@ Usage:
   ehrsim keys rotate [flags]        rotate the token signing key (same flags as serve)
   ehrsim load [--url URL] [--concurrency 16] [--duration 10s]
                                     drive full EHR launches against a running server, print launches/s
+  ehrsim version                    print the version, VCS revision and toolchain of this binary
 
 Flags (each also EHRSIM_<NAME> in the environment, or <name> in the --config TOML file):
 `
@@ -137,8 +140,8 @@ func Start(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
 	s.ready.Store(true)
-	fmt.Fprintf(stdout, "ehrsim ready in %s: launcher %s/  FHIR base %s/fhir  issuer %s/auth  (data %s)\n",
-		time.Since(started).Round(time.Millisecond), s.URL, s.URL, s.URL, cfg.DataDir)
+	fmt.Fprintf(stdout, "ehrsim ready in %s: launcher %s/  FHIR base %s/fhir  issuer %s/auth  (data %s, version %s)\n",
+		time.Since(started).Round(time.Millisecond), s.URL, s.URL, s.URL, cfg.DataDir, ReadBuildInfo().Short())
 	return s, nil
 }
 
