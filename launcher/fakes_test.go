@@ -7,24 +7,27 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/clients"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
+	"github.com/ehrsim/ehrsim/mockehr/smarttest"
 	"github.com/ehrsim/ehrsim/mockehr/store"
 )
 
-// fakeDir is a tiny smart.Directory: three patients, two practitioners,
+// fakeDir is a tiny directory: three patients, two practitioners,
 // encounters with one in-progress for pt-1, and a few other resources.
-type fakeDir struct{}
-
-var _ smart.Directory = fakeDir{}
+func fakeDir() *smarttest.Directory {
+	d := &smarttest.Directory{PractitionerList: fakePractitioners, EncounterList: fakeEncounters, Resources: fakeResources}
+	for _, id := range []string{"pt-1", "pt-2", "pt-3"} {
+		d.Patients = append(d.Patients, smart.PersonSummary{ResourceType: "Patient", ID: id, Patients: []string{id}})
+	}
+	return d
+}
 
 var (
-	fakePatients      = map[string]bool{"pt-1": true, "pt-2": true, "pt-3": true}
 	fakePractitioners = []smart.PersonSummary{{ResourceType: "Practitioner", ID: "pr-1"}, {ResourceType: "Practitioner", ID: "pr-2"}}
 	t0                = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	fakeEncounters    = []smart.EncounterSummary{ // most recent first per patient
@@ -33,56 +36,8 @@ var (
 		{ID: "enc-1z", PatientID: "pt-1", Status: "in-progress", Start: t0},
 		{ID: "enc-2a", PatientID: "pt-2", Status: "finished", Start: t0},
 	}
-	fakeResources = map[string]bool{"Observation/obs-1": true, "ImagingStudy/img-1": true, "Patient/pt-2": true, "Encounter/enc-2a": true}
+	fakeResources = map[string]bool{"Observation/obs-1": true, "ImagingStudy/img-1": true}
 )
-
-func (fakeDir) Patient(_ context.Context, id string) (smart.PersonSummary, error) {
-	if fakePatients[id] {
-		return smart.PersonSummary{ResourceType: "Patient", ID: id, Patients: []string{id}}, nil
-	}
-	return smart.PersonSummary{}, smart.ErrNotFound
-}
-func (fakeDir) Practitioner(_ context.Context, id string) (smart.PersonSummary, error) {
-	for _, p := range fakePractitioners {
-		if p.ID == id {
-			return p, nil
-		}
-	}
-	return smart.PersonSummary{}, smart.ErrNotFound
-}
-func (fakeDir) RelatedPerson(context.Context, string) (smart.PersonSummary, error) {
-	return smart.PersonSummary{}, smart.ErrNotFound
-}
-func (fakeDir) Encounter(_ context.Context, id string) (smart.EncounterSummary, error) {
-	for _, e := range fakeEncounters {
-		if e.ID == id {
-			return e, nil
-		}
-	}
-	return smart.EncounterSummary{}, smart.ErrNotFound
-}
-func (fakeDir) SearchPatients(context.Context, string, int) ([]smart.PersonSummary, error) {
-	return nil, nil
-}
-func (fakeDir) Practitioners(context.Context) ([]smart.PersonSummary, error) {
-	return fakePractitioners, nil
-}
-func (fakeDir) RelatedPersons(context.Context) ([]smart.PersonSummary, error) { return nil, nil }
-func (fakeDir) Encounters(_ context.Context, pid string) ([]smart.EncounterSummary, error) {
-	var out []smart.EncounterSummary
-	for _, e := range fakeEncounters {
-		if e.PatientID == pid {
-			out = append(out, e)
-		}
-	}
-	return out, nil
-}
-func (fakeDir) ResourceExists(_ context.Context, ref string) bool {
-	if typ, id, _ := strings.Cut(ref, "/"); typ == "Patient" && fakePatients[id] {
-		return true
-	}
-	return fakeResources[ref]
-}
 
 // fakeClients registers the ids given to newFakeClients and records the
 // clients launches define.
@@ -124,15 +79,6 @@ func (f *fakeClients) definitions() []definedClient {
 	return append([]definedClient(nil), f.defined...)
 }
 
-// clock is an injectable clock tests move forward.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
 const testBase = "http://ehr.test:8080"
 
 type env struct {
@@ -141,7 +87,7 @@ type env struct {
 	dir     string
 	db      *store.DB
 	svc     *Service
-	clock   *clock
+	clock   *smarttest.Clock
 	srv     *httptest.Server
 }
 
@@ -158,10 +104,10 @@ func newEnv(t testing.TB, dir string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	ck := &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	ck := smarttest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	fc := newFakeClients("sample-app", "reg-app")
 	svc, err := New(ctx, Options{
-		BaseURL: testBase + "/", Now: ck.Now, DB: db, Directory: fakeDir{},
+		BaseURL: testBase + "/", Now: ck.Now, DB: db, Directory: fakeDir(),
 		Clients: fc,
 	})
 	if err != nil {

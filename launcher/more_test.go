@@ -153,7 +153,7 @@ func TestSimulatedErrorApplies(t *testing.T) {
 
 func TestIDFromInjectedRand(t *testing.T) {
 	e := newEnv(t, "")
-	svc, err := New(ctx, Options{BaseURL: testBase, DB: e.db, Directory: fakeDir{}, Now: e.clock.Now, Rand: bytes.NewReader(bytes.Repeat([]byte{0xfb}, 32))})
+	svc, err := New(ctx, Options{BaseURL: testBase, DB: e.db, Directory: fakeDir(), Now: e.clock.Now, Rand: bytes.NewReader(bytes.Repeat([]byte{0xfb}, 32))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,9 +172,9 @@ func TestIDFromInjectedRand(t *testing.T) {
 func TestNewRefusesBadOptions(t *testing.T) {
 	e := newEnv(t, "")
 	for _, o := range []Options{
-		{BaseURL: "localhost:8080", DB: e.db, Directory: fakeDir{}},
-		{BaseURL: "/relative", DB: e.db, Directory: fakeDir{}},
-		{BaseURL: testBase, Directory: fakeDir{}},
+		{BaseURL: "localhost:8080", DB: e.db, Directory: fakeDir()},
+		{BaseURL: "/relative", DB: e.db, Directory: fakeDir()},
+		{BaseURL: testBase, Directory: fakeDir()},
 		{BaseURL: testBase, DB: e.db},
 	} {
 		if _, err := New(ctx, o); err == nil {

@@ -187,6 +187,26 @@ func (s *Service) open(v, purpose string) (*Launch, error) {
 	return l, nil
 }
 
+// Framed returns the variant of EHR launch l that the simulated EHR plays
+// inside its own screen, where the banner is the EHR's: the same launch
+// (same id, expiry and single use; GET /api/launches/{id} still answers for
+// it) with need_patient_banner false, as its launch code and the app URL
+// for the frame (the app's own query parameters kept; EHR-01). The original
+// code keeps working as it was.
+func (s *Service) Framed(l *Launch) (code, launchURL string, err error) {
+	if !l.Type.IsEHR() {
+		return "", "", fmt.Errorf("launcher: a %s launch is not played in the EHR", l.Type)
+	}
+	f := *l
+	no := false
+	f.NeedPatientBanner = &no
+	f.code, f.scenario = "", ""
+	if f.code, err = s.seal.seal(&f, purposeLaunch); err != nil {
+		return "", "", err
+	}
+	return f.code, s.result(&f).LaunchURL, nil
+}
+
 // FHIRBase returns the absolute FHIR base URL an app was given for l: the
 // plain BaseURL+"/fhir" for EHR launches, BaseURL+"/sim/{scenario}/fhir" for
 // standalone and backend launches. The authorization server compares "aud"

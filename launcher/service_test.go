@@ -272,7 +272,7 @@ func TestEHR09_LaunchOnceConsumedOnce(t *testing.T) {
 		t.Fatalf("first Consume: %v", err)
 	}
 	// A second instance sharing the database sees it used.
-	e2svc, err := New(ctx, Options{BaseURL: testBase, DB: e.db, Directory: fakeDir{}, Now: e.clock.Now})
+	e2svc, err := New(ctx, Options{BaseURL: testBase, DB: e.db, Directory: fakeDir(), Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,5 +339,42 @@ func TestMintDefinesLaunchClients(t *testing.T) {
 		if !reflect.DeepEqual(g, w) {
 			t.Errorf("definition %d:\n got %+v\nwant %+v", i, g, w)
 		}
+	}
+}
+
+// The framed variant is the same launch: one id (so launch_once is spent
+// by either code), one expiry, need_patient_banner false.
+func TestFramedIsTheSameLaunch(t *testing.T) {
+	e := newEnv(t, "")
+	req := fullRequest()
+	tr := true
+	req.NeedPatientBanner = &tr
+	res, l, err := e.svc.Mint(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, launchURL, err := e.svc.Framed(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := e.svc.Open(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.ID != l.ID || !f.ExpiresAt.Equal(l.ExpiresAt) || *f.NeedPatientBanner || !*l.NeedPatientBanner {
+		t.Fatalf("framed %+v of %+v", f, l)
+	}
+	if want := "https://app.example/launch?x=1&y=a%20b&iss="; !strings.HasPrefix(launchURL, want) || !strings.HasSuffix(launchURL, "&launch="+url.QueryEscape(code)) {
+		t.Fatalf("launch URL %s", launchURL)
+	}
+	if err := e.svc.Consume(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	o, _ := e.svc.Open(ctx, res.Launch)
+	if err := e.svc.Consume(ctx, o); !errors.Is(err, ErrLaunchUsed) {
+		t.Fatalf("the original code after the framed one was used: %v, want ErrLaunchUsed", err)
+	}
+	if _, _, err := e.svc.Framed(&Launch{Type: PatientStandalone}); err == nil {
+		t.Fatal("a standalone launch was framed")
 	}
 }

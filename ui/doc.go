@@ -23,11 +23,10 @@
 //   - Fields that do not apply to the chosen launch type are not sent (the
 //     launcher refuses, e.g., a patient on a backend-service launch).
 //   - /ehr must give the app need_patient_banner=false (the EHR draws the
-//     banner). The launcher cannot re-seal a launch, so a launch that does
-//     not already say false is rebuilt as a Request (requestFromLaunch) and
-//     minted again with false, then /ehr redirects to the new code. The
-//     sealed launch carries the ad-hoc client secret, so nothing is lost;
-//     the new launch gets a fresh id and expiry.
+//     banner). It asks the launcher for the framed variant of the launch
+//     (launcher.Service.Framed): the same launch (id, expiry, single use)
+//     sealed with need_patient_banner false, and the app URL for the frame
+//     with the app's own query parameters kept.
 //   - Every HTML answer goes through Handler.render, which also sends
 //     Content-Security-Policy: frame-ancestors 'self' and X-Frame-Options:
 //     SAMEORIGIN (as the authorization pages do): same-origin framing

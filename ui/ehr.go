@@ -4,11 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/ehrsim/ehrsim/launcher"
 	"github.com/ehrsim/ehrsim/mockehr/clients"
-	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
 // iframe policy of the simulated EHR. The sandbox lets the app run scripts,
@@ -170,23 +168,15 @@ func (h *Handler) ehrScreen(w http.ResponseWriter, r *http.Request, code string)
 		return
 	}
 	// Inside the EHR the banner is ours, so the app must be told it need not
-	// draw one (app-launch §need_patient_banner). A launch minted elsewhere
-	// usually says true: mint the same launch with false and show that one.
-	if l.NeedPatientBanner == nil || *l.NeedPatientBanner {
-		req := requestFromLaunch(l)
-		no := false
-		req.NeedPatientBanner = &no
-		res, _, err := h.Launches.Mint(ctx, req)
-		if err != nil {
-			h.internal(w, r, "re-mint the launch without a patient banner", err)
-			return
-		}
-		http.Redirect(w, r, "/ehr?launch="+url.QueryEscape(res.Launch), http.StatusSeeOther)
+	// draw one (app-launch §need_patient_banner): the launcher gives the
+	// framed variant of the same launch (same id, expiry and single use).
+	_, src, err := h.Launches.Framed(l)
+	if err != nil {
+		h.internal(w, r, "frame the launch", err)
 		return
 	}
-
 	s := EHRScreen{
-		AppSrc:        appLaunchSrc(l.AppLaunchURL, h.base()+"/fhir", code),
+		AppSrc:        src,
 		AppName:       l.Client.ClientID,
 		LaunchType:    string(l.Type),
 		SimulateError: l.SimulateError,
@@ -215,47 +205,4 @@ func (h *Handler) ehrScreen(w http.ResponseWriter, r *http.Request, code string)
 		}
 	}
 	h.render(w, r, http.StatusOK, ehrScreenPage(s))
-}
-
-// requestFromLaunch rebuilds the launch API request that mints a launch
-// equal to l (new id, new expiry). The encounter is already resolved, so an
-// empty one becomes NONE rather than AUTO.
-func requestFromLaunch(l *launcher.Launch) launcher.Request {
-	enc := l.Encounter
-	if enc == "" {
-		enc = launcher.EncounterNone
-	}
-	return launcher.Request{
-		LaunchType:           string(l.Type),
-		Patient:              strings.Join(l.Patients, ","),
-		Encounter:            enc,
-		Practitioner:         l.Practitioner,
-		FHIRContext:          l.FHIRContext,
-		NeedPatientBanner:    l.NeedPatientBanner,
-		SmartStyleURL:        l.SmartStyleURL,
-		Intent:               l.Intent,
-		Tenant:               l.Tenant,
-		SkipLogin:            l.SkipLogin,
-		SkipConsent:          l.SkipConsent,
-		Client:               l.Client,
-		SimulateError:        l.SimulateError,
-		AppLaunchURL:         l.AppLaunchURL,
-		LaunchOnce:           l.LaunchOnce,
-		AccessTokenLifetime:  l.AccessTokenLifetime,
-		RefreshTokenLifetime: l.RefreshTokenLifetime,
-	}
-}
-
-// appLaunchSrc is the app's launch URL with iss and launch set, other query
-// parameters kept (app-launch §launch-app-ehr-launch).
-func appLaunchSrc(appURL, iss, code string) string {
-	u, err := url.Parse(appURL)
-	if err != nil {
-		return ""
-	}
-	q := u.Query()
-	q.Set("iss", smart.TrimSlash(iss))
-	q.Set("launch", code)
-	u.RawQuery = q.Encode()
-	return u.String()
 }

@@ -84,8 +84,9 @@ func TestEHRScreenShowsBannerAndAppIframe(t *testing.T) {
 }
 
 // A launch minted on the launcher says need_patient_banner=true; the EHR
-// mints the same launch with false and shows that one instead.
-func TestEHRRemintsLaunchWithoutBanner(t *testing.T) {
+// plays the framed variant of the same launch (same id, expiry and single
+// use) with false, keeping the app's own query parameters (EHR-01).
+func TestEHRFramesTheSameLaunchWithoutBanner(t *testing.T) {
 	tu := newTestUI(t)
 	res, orig := tu.mint(t, launcher.Request{
 		LaunchType: "provider-ehr", Patient: "p1", Encounter: "enc-2", Practitioner: "pr-1",
@@ -93,41 +94,37 @@ func TestEHRRemintsLaunchWithoutBanner(t *testing.T) {
 		Intent:        "reconcile-medications",
 		SimulateError: "request_server_error",
 		Client:        launcher.Client{ClientID: "my-adhoc-app", ClientType: "confidential-symmetric", ClientSecret: "s3cret", RedirectURIs: []string{"https://app.example/cb"}},
-		AppLaunchURL:  "https://app.example/launch?x=1",
+		AppLaunchURL:  "https://app.example/launch?x=1&y=a%20b&x=2",
+		LaunchOnce:    true,
 	})
 	if orig.NeedPatientBanner == nil || !*orig.NeedPatientBanner {
 		t.Fatalf("precondition: launcher default need_patient_banner true, got %v", orig.NeedPatientBanner)
 	}
-	status, hdr, _ := tu.get(t, "/ehr?launch="+url.QueryEscape(res.Launch))
-	if status != http.StatusSeeOther {
-		t.Fatalf("status %d, want 303", status)
+	status, _, body := tu.get(t, "/ehr?launch="+url.QueryEscape(res.Launch))
+	if status != http.StatusOK {
+		t.Fatalf("status %d, want the EHR screen", status)
 	}
-	loc, _ := url.Parse(hdr.Get("Location"))
-	code := loc.Query().Get("launch")
-	if loc.Path != "/ehr" || code == "" || code == res.Launch {
-		t.Fatalf("Location %s", loc)
+	raw := attr(t, iframeRe.FindString(body), "src")
+	src, _ := url.Parse(raw)
+	code := src.Query().Get("launch")
+	if src.Host != "app.example" || !strings.HasPrefix(src.RawQuery, "x=1&y=a%20b&x=2&") || code == "" {
+		t.Fatalf("iframe src %s: want the other-origin app with its own query kept as it was", raw)
 	}
 	l, err := tu.launches.Open(context.Background(), code)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if l.NeedPatientBanner == nil || *l.NeedPatientBanner {
-		t.Fatalf("re-minted need_patient_banner %v, want false", l.NeedPatientBanner)
+		t.Fatalf("framed need_patient_banner %v, want false", l.NeedPatientBanner)
+	}
+	if l.ID != orig.ID || !l.ExpiresAt.Equal(orig.ExpiresAt) || !l.LaunchOnce {
+		t.Fatalf("framed launch is another launch: id %s expires %s once %v; want %s %s true", l.ID, l.ExpiresAt, l.LaunchOnce, orig.ID, orig.ExpiresAt)
 	}
 	if l.Patient() != "p1" || l.Encounter != "enc-2" || l.Practitioner != "pr-1" || l.Intent != orig.Intent ||
 		l.SimulateError != orig.SimulateError || l.AppLaunchURL != orig.AppLaunchURL ||
 		l.Client.ClientSecret != "s3cret" || l.Client.ClientType != "confidential-symmetric" ||
 		len(l.FHIRContext) != 1 || l.FHIRContext[0].Reference != "Observation/obs-1" {
-		t.Fatalf("re-minted launch differs: %+v", l)
-	}
-
-	status, _, body := tu.get(t, loc.RequestURI())
-	if status != http.StatusOK {
-		t.Fatalf("status %d", status)
-	}
-	src, _ := url.Parse(attr(t, iframeRe.FindString(body), "src"))
-	if src.Host != "app.example" || src.Query().Get("x") != "1" || src.Query().Get("launch") != code {
-		t.Errorf("iframe src %s: want the other-origin app with its own query kept and the new code", src)
+		t.Fatalf("framed launch differs: %+v", l)
 	}
 }
 

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -15,108 +14,30 @@ import (
 	"github.com/ehrsim/ehrsim/launcher"
 	"github.com/ehrsim/ehrsim/mockehr/clients"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
+	"github.com/ehrsim/ehrsim/mockehr/smarttest"
 	"github.com/ehrsim/ehrsim/mockehr/store"
 )
 
-// fakeDir is a small smart.Directory (the FHIR store implements the real one).
-type fakeDir struct {
-	patients      []smart.PersonSummary
-	practitioners []smart.PersonSummary
-	encounters    []smart.EncounterSummary
-	allergies     map[string][]string
-}
-
-func newFakeDir() *fakeDir {
-	return &fakeDir{
-		patients: []smart.PersonSummary{
+// newFakeDir is a small directory (the FHIR store implements the real one).
+func newFakeDir() *smarttest.Directory {
+	return &smarttest.Directory{
+		Patients: []smart.PersonSummary{
 			{ResourceType: "Patient", ID: "p1", Name: "Amy V. Shaw", Gender: "female", BirthDate: "1987-02-20", MRN: "MRN-1001", Summary: "Type 2 diabetes, hypertension", Patients: []string{"p1"}},
 			{ResourceType: "Patient", ID: "p2", Name: "Bob Kramer", Gender: "male", BirthDate: "1950-11-02", MRN: "MRN-1002", Summary: "COPD", Patients: []string{"p2"}},
 			{ResourceType: "Patient", ID: "p3", Name: "Cara Lee", Gender: "female", BirthDate: "2024-01-15", MRN: "MRN-1003", Summary: "Well child", Patients: []string{"p3"}},
 		},
-		practitioners: []smart.PersonSummary{
+		PractitionerList: []smart.PersonSummary{
 			{ResourceType: "Practitioner", ID: "pr-1", Name: "Dr. Susan Clark", Role: "Family medicine physician"},
 			{ResourceType: "Practitioner", ID: "pr-2", Name: "Dr. Omar Haddad", Role: "Cardiologist"},
 		},
-		encounters: []smart.EncounterSummary{
+		EncounterList: []smart.EncounterSummary{
 			{ID: "enc-1", PatientID: "p1", Status: "in-progress", Class: "AMB", Type: "Office visit", Start: time.Date(2025, 2, 28, 9, 0, 0, 0, time.UTC), Location: "Clinic A"},
 			{ID: "enc-2", PatientID: "p1", Status: "finished", Class: "AMB", Type: "Annual checkup", Start: time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC)},
 			{ID: "enc-3", PatientID: "p2", Status: "in-progress", Class: "IMP", Type: "Inpatient stay", Start: time.Date(2025, 2, 20, 9, 0, 0, 0, time.UTC)},
 		},
-		allergies: map[string][]string{"p1": {"Penicillin", "Peanuts"}, "p2": {}},
+		AllergyLists: map[string][]string{"p1": {"Penicillin", "Peanuts"}, "p2": {}},
+		Resources:    map[string]bool{"Observation/obs-1": true, "DocumentReference/doc-1": true, "Observation/doc-1": true, "DocumentReference/obs-1": true},
 	}
-}
-
-func find(list []smart.PersonSummary, id string) (smart.PersonSummary, error) {
-	for _, p := range list {
-		if p.ID == id {
-			return p, nil
-		}
-	}
-	return smart.PersonSummary{}, smart.ErrNotFound
-}
-
-func (d *fakeDir) Patient(_ context.Context, id string) (smart.PersonSummary, error) {
-	return find(d.patients, id)
-}
-func (d *fakeDir) Practitioner(_ context.Context, id string) (smart.PersonSummary, error) {
-	return find(d.practitioners, id)
-}
-func (d *fakeDir) RelatedPerson(context.Context, string) (smart.PersonSummary, error) {
-	return smart.PersonSummary{}, smart.ErrNotFound
-}
-func (d *fakeDir) Encounter(_ context.Context, id string) (smart.EncounterSummary, error) {
-	for _, e := range d.encounters {
-		if e.ID == id {
-			return e, nil
-		}
-	}
-	return smart.EncounterSummary{}, smart.ErrNotFound
-}
-func (d *fakeDir) SearchPatients(_ context.Context, q string, limit int) ([]smart.PersonSummary, error) {
-	var out []smart.PersonSummary
-	for _, p := range d.patients {
-		if q == "" || strings.Contains(strings.ToLower(p.Name), strings.ToLower(q)) || p.MRN == q || strings.HasPrefix(p.BirthDate, q) {
-			out = append(out, p)
-		}
-	}
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
-}
-func (d *fakeDir) Practitioners(context.Context) ([]smart.PersonSummary, error) {
-	return d.practitioners, nil
-}
-func (d *fakeDir) RelatedPersons(context.Context) ([]smart.PersonSummary, error) { return nil, nil }
-func (d *fakeDir) Encounters(_ context.Context, pid string) ([]smart.EncounterSummary, error) {
-	var out []smart.EncounterSummary
-	for _, e := range d.encounters {
-		if e.PatientID == pid {
-			out = append(out, e)
-		}
-	}
-	return out, nil
-}
-func (d *fakeDir) ResourceExists(_ context.Context, ref string) bool {
-	typ, id, _ := strings.Cut(ref, "/")
-	switch typ {
-	case "Patient":
-		_, err := find(d.patients, id)
-		return err == nil
-	case "Encounter":
-		_, err := d.Encounter(context.Background(), id)
-		return err == nil
-	case "Observation", "DocumentReference":
-		return id == "obs-1" || id == "doc-1"
-	}
-	return false
-}
-func (d *fakeDir) Allergies(_ context.Context, pid string) ([]string, error) {
-	a, ok := d.allergies[pid]
-	if !ok {
-		return nil, errors.New("no allergy list")
-	}
-	return a, nil
 }
 
 // testUI is a ui.Handler over the real launcher service and client
@@ -126,7 +47,7 @@ type testUI struct {
 	base     string
 	launches *launcher.Service
 	registry *clients.Registry
-	dir      *fakeDir
+	dir      *smarttest.Directory
 	now      time.Time
 	client   *http.Client // does not follow redirects
 }

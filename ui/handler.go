@@ -21,6 +21,9 @@ type Launches interface {
 	// Open returns the launch behind a launch code: launcher.ErrUnknownLaunch
 	// or launcher.ErrExpiredLaunch for codes that do not work.
 	Open(ctx context.Context, code string) (*launcher.Launch, error)
+	// Framed is the variant of an EHR launch the simulated EHR frames: the
+	// same launch with need_patient_banner false, and the app URL.
+	Framed(l *launcher.Launch) (code, launchURL string, err error)
 }
 
 // Clients is what the pages need from the client registry (*clients.Registry).
@@ -33,14 +36,6 @@ type Clients interface {
 	Delete(ctx context.Context, id string) error
 }
 
-// Allergies optionally lists a patient's allergies for the simulated EHR's
-// banner (display strings, e.g. "Penicillin"). The Directory contract has
-// no allergies, so this is a separate, optional dependency: when nil, the
-// Directory is asked if it implements it, else the banner says "not shown".
-type Allergies interface {
-	Allergies(ctx context.Context, patientID string) ([]string, error)
-}
-
 // Handler serves the ui pages. BaseURL and Launches, Directory and Clients
 // are required for the launcher, EHR and clients pages; the others are optional.
 type Handler struct {
@@ -49,7 +44,6 @@ type Handler struct {
 	Launches  Launches
 	Directory smart.Directory
 	Clients   Clients
-	Allergies Allergies
 	// Now is the clock for ages in banners and pickers; nil = time.Now.
 	Now func() time.Time
 }

@@ -86,14 +86,7 @@ func describeEncounter(e smart.EncounterSummary) string {
 
 // allergies returns the patient's allergies and whether they are known.
 func (h *Handler) allergies(ctx context.Context, patientID string) ([]string, bool) {
-	src := h.Allergies
-	if src == nil {
-		src, _ = h.Directory.(Allergies)
-	}
-	if src == nil {
-		return nil, false
-	}
-	list, err := src.Allergies(ctx, patientID)
+	list, err := h.Directory.Allergies(ctx, patientID)
 	if err != nil {
 		h.logger().Warn("allergies", "patient", patientID, "err", err)
 		return nil, false

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,12 +18,10 @@ import (
 	"github.com/ehrsim/ehrsim/launcher"
 	"github.com/ehrsim/ehrsim/mockehr/clients"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
+	"github.com/ehrsim/ehrsim/mockehr/smarttest"
 	"github.com/ehrsim/ehrsim/mockehr/store"
 	"github.com/ehrsim/ehrsim/ui/authui"
 )
-
-// fakeDir is a small hand-written smart.Directory.
-type fakeDir struct{}
 
 var (
 	dirPatients = []smart.PersonSummary{
@@ -46,69 +43,10 @@ var (
 	}
 )
 
-func find(list []smart.PersonSummary, id string) (smart.PersonSummary, error) {
-	for _, p := range list {
-		if p.ID == id {
-			return p, nil
-		}
-	}
-	return smart.PersonSummary{}, smart.ErrNotFound
-}
-
-func (fakeDir) Patient(_ context.Context, id string) (smart.PersonSummary, error) {
-	return find(dirPatients, id)
-}
-func (fakeDir) Practitioner(_ context.Context, id string) (smart.PersonSummary, error) {
-	return find(dirPractitioners, id)
-}
-func (fakeDir) RelatedPerson(_ context.Context, id string) (smart.PersonSummary, error) {
-	return find(dirRelated, id)
-}
-func (fakeDir) Encounter(_ context.Context, id string) (smart.EncounterSummary, error) {
-	for _, e := range dirEncounters {
-		if e.ID == id {
-			return e, nil
-		}
-	}
-	return smart.EncounterSummary{}, smart.ErrNotFound
-}
-func (fakeDir) SearchPatients(_ context.Context, q string, limit int) ([]smart.PersonSummary, error) {
-	var out []smart.PersonSummary
-	for _, p := range dirPatients {
-		if q == "" || strings.Contains(strings.ToLower(p.Name), strings.ToLower(q)) || p.MRN == q || strings.HasPrefix(p.BirthDate, q) {
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-func (fakeDir) Practitioners(context.Context) ([]smart.PersonSummary, error) {
-	return dirPractitioners, nil
-}
-func (fakeDir) RelatedPersons(context.Context) ([]smart.PersonSummary, error) {
-	return dirRelated, nil
-}
-func (fakeDir) Encounters(_ context.Context, pid string) ([]smart.EncounterSummary, error) {
-	var out []smart.EncounterSummary
-	for _, e := range dirEncounters {
-		if e.PatientID == pid {
-			out = append(out, e)
-		}
-	}
-	return out, nil
-}
-func (fakeDir) ResourceExists(context.Context, string) bool { return true }
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// fakeDir is the directory the tests' people and encounters live in.
+func fakeDir() *smarttest.Directory {
+	return &smarttest.Directory{Patients: dirPatients, PractitionerList: dirPractitioners, Related: dirRelated,
+		EncounterList: dirEncounters, AnyResource: true}
 }
 
 // testServer is one ehrsim authorization server on httptest, with the real
@@ -121,7 +59,7 @@ type testServer struct {
 	db       *store.DB
 	launches *launcher.Service
 	reg      *clients.Registry
-	clock    *clock
+	clock    *smarttest.Clock
 	browser  *http.Client // cookie jar, no redirects followed
 	opts     Options
 }
@@ -142,7 +80,7 @@ func (h *testServer) restart() {
 func (h *testServer) mux(srv *Server) *http.ServeMux {
 	mux := http.NewServeMux()
 	srv.Mount(mux)
-	(&authui.Handler{Flow: srv, Directory: fakeDir{}, Issuer: srv.Issuer(), Now: h.clock.Now}).Mount(mux)
+	(&authui.Handler{Flow: srv, Directory: fakeDir(), Issuer: srv.Issuer(), Now: h.clock.Now}).Mount(mux)
 	return mux
 }
 
@@ -160,7 +98,7 @@ func newTestServer(t *testing.T, opts ...serverOpt) *testServer {
 func newTestServerSerial(t testing.TB, opts ...serverOpt) *testServer {
 	t.Helper()
 	ctx := context.Background() // outlives one fuzz iteration; the sweeper stops with the process
-	h := &testServer{t: t, clock: &clock{t: time.Now()}}
+	h := &testServer{t: t, clock: smarttest.NewClock(time.Now())}
 	h.ts = httptest.NewUnstartedServer(nil)
 	h.ts.Start()
 	t.Cleanup(h.ts.Close)
@@ -175,12 +113,12 @@ func newTestServerSerial(t testing.TB, opts ...serverOpt) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.launches, err = launcher.New(ctx, launcher.Options{BaseURL: h.base, DB: db, Directory: fakeDir{}, Clients: h.reg, Now: h.clock.Now})
+	h.launches, err = launcher.New(ctx, launcher.Options{BaseURL: h.base, DB: db, Directory: fakeDir(), Clients: h.reg, Now: h.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := Options{
-		BaseURL: h.base, DB: db, Clients: h.reg, Launches: h.launches, Directory: fakeDir{},
+		BaseURL: h.base, DB: db, Clients: h.reg, Launches: h.launches, Directory: fakeDir(),
 		Assertions: &clients.AssertionVerifier{Registry: h.reg, TokenURL: func() string { return h.base + "/auth/oauth/token" }, Now: h.clock.Now},
 		Now:        h.clock.Now,
 	}

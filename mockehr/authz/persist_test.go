@@ -13,7 +13,7 @@ func TestRestartKeepsTokensAndKeys(t *testing.T) {
 	h := newTestServer(t)
 	body := refreshable(t, h, "openid", "fhirUser", "offline_access", "patient/*.rs")
 	keys1 := h.srv.keys.keySet(t.Context())
-	srv2, err := New(t.Context(), Options{BaseURL: h.base, DB: h.db, Clients: h.reg, Launches: h.launches, Directory: fakeDir{}, Now: h.clock.Now})
+	srv2, err := New(t.Context(), Options{BaseURL: h.base, DB: h.db, Clients: h.reg, Launches: h.launches, Directory: fakeDir(), Now: h.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,4 +55,7 @@ type Directory interface {
 	Encounters(ctx context.Context, patientID string) ([]EncounterSummary, error)
 	// ResourceExists reports whether "Type/id" names an existing resource.
 	ResourceExists(ctx context.Context, reference string) bool
+	// Allergies lists the display text of a patient's allergies, for the
+	// simulated EHR's banner.
+	Allergies(ctx context.Context, patientID string) ([]string, error)
 }
