@@ -124,7 +124,7 @@ func (s *Server) familyFrom(a *authRequest) *family {
 	fam.Online = set.Has(scopes.KindOnlineAccess) && !set.Has(scopes.KindOfflineAccess)
 	if l := a.Launch; l != nil {
 		fam.Context = l.Context()
-		fam.SimulateError = l.SimulateError
+		fam.SimulateError = simulateOf(l)
 	}
 	// The pickers (or the signed-in patient) decide these.
 	fam.Context.Patient, fam.Context.Encounter = a.Patient, a.Encounter
@@ -237,10 +237,10 @@ func (s *Server) refresh(ctx context.Context, def *clientDef, form url.Values) (
 	if fam.ClientID != def.id() {
 		return nil, errInvalidGrant("the refresh token was issued to another client") // REF-07
 	}
-	if smart.SimulatedError(fam.SimulateError) == smart.SimTokenExpiredRefreshToken {
+	if fam.SimulateError == smart.SimTokenExpiredRefreshToken {
 		return nil, errInvalidGrant("the refresh token has expired (simulated error token_expired_refresh_token)")
 	}
-	if err := tokenSimError(smart.SimulatedError(fam.SimulateError)); err != nil {
+	if err := tokenSimError(fam.SimulateError); err != nil {
 		return nil, err
 	}
 	scope := fam.Scopes
@@ -298,7 +298,7 @@ func (s *Server) clientCredentials(ctx context.Context, def *clientDef, r *http.
 		Audience: aud, AccessTTL: access, Client: *def, ExpiresAt: now.Add(access), AuthTime: now,
 	}
 	if l != nil {
-		fam.SimulateError = l.SimulateError
+		fam.SimulateError = simulateOf(l)
 	}
 	at := s.tokens.mint(kindAccess, fam, fam.Scopes, access)
 	if err := s.tokens.save(ctx, fam, true, nil, "", at); err != nil {

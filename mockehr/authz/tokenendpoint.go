@@ -175,7 +175,7 @@ func (s *Server) grantOf(ctx context.Context, r *http.Request) grantRef {
 	case "refresh_token":
 		if e, ok := s.tokens.lookup(form.Get("refresh_token")); ok && e.kind == kindRefresh {
 			c := e.fam.Client
-			return grantRef{&c, smart.SimulatedError(e.fam.SimulateError)}
+			return grantRef{&c, e.fam.SimulateError}
 		}
 	case "client_credentials":
 		if l, _ := s.ccLaunch(ctx, r); l != nil {

@@ -17,22 +17,22 @@ import (
 // exchange (or one client_credentials request) share. Refreshes add tokens
 // to the same family; revoking the family kills them all.
 type family struct {
-	ID            string              `json:"id"`
-	ClientID      string              `json:"client_id"`
-	Subject       string              `json:"sub"`
-	FHIRUser      string              `json:"fhir_user,omitempty"` // relative, e.g. Practitioner/pr-1
-	FHIRUserURL   string              `json:"fhir_user_url,omitempty"`
-	Scopes        []string            `json:"scopes"`
-	Context       smart.LaunchContext `json:"context"` // repeated by every token response and introspection
-	Audience      string              `json:"aud"`
-	SimulateError string              `json:"simulate_error,omitempty"`
-	AccessTTL     time.Duration       `json:"access_ttl"`
-	RefreshTTL    time.Duration       `json:"refresh_ttl"`
-	Online        bool                `json:"online,omitempty"`     // online_access refresh: dies with the login session
-	SessionID     string              `json:"session_id,omitempty"` // login session (for online_access and end_session)
-	AuthTime      time.Time           `json:"auth_time"`
-	Client        clientDef           `json:"client"` // the client rules the tokens were issued under
-	ExpiresAt     time.Time           `json:"expires_at"`
+	ID            string               `json:"id"`
+	ClientID      string               `json:"client_id"`
+	Subject       string               `json:"sub"`
+	FHIRUser      string               `json:"fhir_user,omitempty"` // relative, e.g. Practitioner/pr-1
+	FHIRUserURL   string               `json:"fhir_user_url,omitempty"`
+	Scopes        []string             `json:"scopes"`
+	Context       smart.LaunchContext  `json:"context"` // repeated by every token response and introspection
+	Audience      string               `json:"aud"`
+	SimulateError smart.SimulatedError `json:"simulate_error,omitempty"`
+	AccessTTL     time.Duration        `json:"access_ttl"`
+	RefreshTTL    time.Duration        `json:"refresh_ttl"`
+	Online        bool                 `json:"online,omitempty"`     // online_access refresh: dies with the login session
+	SessionID     string               `json:"session_id,omitempty"` // login session (for online_access and end_session)
+	AuthTime      time.Time            `json:"auth_time"`
+	Client        clientDef            `json:"client"` // the client rules the tokens were issued under
+	ExpiresAt     time.Time            `json:"expires_at"`
 
 	revoked atomic.Bool
 }

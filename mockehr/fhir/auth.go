@@ -50,7 +50,7 @@ func (s *Server) authenticate(rq *req) *apiError {
 }
 
 func (s *Server) simulate(rq *req) *apiError {
-	switch smart.SimulatedError(rq.grant.SimulateError) {
+	switch rq.grant.SimulateError {
 	case smart.SimRequestInvalidToken:
 		return invalidToken("simulated error request_invalid_token: the access token is invalid")
 	case smart.SimRequestExpiredToken:

@@ -533,7 +533,7 @@ func TestRS17_CORSPreflightAndExposedHeaders(t *testing.T) {
 func TestSimulatedRequestErrors(t *testing.T) {
 	e := newEnv(t, nil)
 	cases := []struct {
-		name   string
+		name   smart.SimulatedError
 		status int
 		header string
 	}{
@@ -546,7 +546,7 @@ func TestSimulatedRequestErrors(t *testing.T) {
 	for _, c := range cases {
 		tok := e.token(smart.Grant{Scopes: []string{"user/*.cruds"}, SimulateError: c.name})
 		r := e.get("/fhir/Patient/p1", tok)
-		expectOutcome(t, r, c.status, c.name)
+		expectOutcome(t, r, c.status, string(c.name))
 		if c.header != "" && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), c.header) {
 			t.Errorf("%s: WWW-Authenticate %q", c.name, r.header.Get("WWW-Authenticate"))
 		}
@@ -558,13 +558,13 @@ func TestSimulatedRequestErrors(t *testing.T) {
 		}
 	}
 	fast := newEnv(t, nil, func(o *Options) { o.SlowDelay = time.Millisecond })
-	slow := fast.token(smart.Grant{Scopes: []string{"user/*.rs"}, SimulateError: string(smart.SimRequestSlow)})
+	slow := fast.token(smart.Grant{Scopes: []string{"user/*.rs"}, SimulateError: smart.SimRequestSlow})
 	if r := fast.get("/fhir/Patient/p1", slow); r.status != 200 {
 		t.Errorf("request_slow: %d", r.status)
 	}
 	// A cancelled request during the delay does not proceed.
 	e = newEnv(t, nil, func(o *Options) { o.SlowDelay = time.Hour })
-	slowLong := e.token(smart.Grant{Scopes: []string{"user/*.rs"}, SimulateError: string(smart.SimRequestSlow)})
+	slowLong := e.token(smart.Grant{Scopes: []string{"user/*.rs"}, SimulateError: smart.SimRequestSlow})
 	req, _ := http.NewRequest("GET", e.ts.URL+"/fhir/Patient/p1", nil)
 	req.Header.Set("Authorization", "Bearer "+slowLong)
 	ctx, cancel := contextWithCancel()

@@ -26,10 +26,9 @@ type Grant struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 
-	// SimulateError is the launch's simulated error (a SimulatedError
-	// name), empty when none. The FHIR server acts on those of
-	// PhaseRequest.
-	SimulateError string
+	// SimulateError is the launch's simulated error, empty when none. The
+	// FHIR server acts on those of PhaseRequest.
+	SimulateError SimulatedError
 }
 
 // Expired reports whether the grant has expired at now.
