@@ -3,11 +3,11 @@ package launcher
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 
+	"github.com/ehrsim/ehrsim/mockehr/apierr"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
@@ -53,16 +53,12 @@ const (
 )
 
 // FieldError is a client mistake in a launch request. Field is the
-// contract's JSON key, dotted for nested keys ("client.redirect_uris").
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+// contract's JSON key, dotted for nested keys ("client.redirect_uris"). It
+// is apierr.FieldError, the one validation error of the API and the pages.
+type FieldError = apierr.FieldError
 
 func fieldErr(field, format string, args ...any) *FieldError {
-	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+	return apierr.Fieldf(field, format, args...)
 }
 
 // fhirTypeRe is a FHIR resource type: an upper-case name. Ids are

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ehrsim/ehrsim/launcher"
+	"github.com/ehrsim/ehrsim/mockehr/apierr"
 	"github.com/ehrsim/ehrsim/mockehr/clients"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
@@ -199,9 +200,8 @@ func (h *Handler) launcherPreview(w http.ResponseWriter, r *http.Request) {
 	f := parseLaunchForm(r.URL.Query(), h.base())
 	req, errs := f.Request()
 	body := requestJSON(req)
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(map[string]any{
+	apierr.WriteJSON(w, http.StatusOK, map[string]any{
 		"request":   body,
 		"curl":      apiCurl(h.base(), body),
 		"permalink": f.Permalink(),

@@ -10,6 +10,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/ehrsim/ehrsim/mockehr/apierr"
 )
 
 const maxBody = 1 << 20
@@ -72,7 +74,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	for i := range cs {
 		out = append(out, view(&cs[i]))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"clients": out})
+	apierr.WriteJSON(w, http.StatusOK, map[string]any{"clients": out})
 }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request) {
@@ -81,7 +83,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err, r.PathValue("id"))
 		return
 	}
-	writeJSON(w, http.StatusOK, view(c))
+	apierr.WriteJSON(w, http.StatusOK, view(c))
 }
 
 func (a *API) create(w http.ResponseWriter, r *http.Request) {
@@ -111,7 +113,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/api/clients/"+c.ID)
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, v)
+	apierr.WriteJSON(w, http.StatusCreated, v)
 }
 
 func (a *API) update(w http.ResponseWriter, r *http.Request) {
@@ -121,7 +123,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	if in.ID != "" && in.ID != id {
-		writeError(w, http.StatusBadRequest, "invalid_request", "client_id", fmt.Sprintf("client_id %q in the body differs from %q in the URL; ids cannot be changed", in.ID, id))
+		apierr.WriteField(w, fieldErr("client_id", "%q in the body differs from %q in the URL; ids cannot be changed", in.ID, id))
 		return
 	}
 	in.ID = id
@@ -130,7 +132,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err, id)
 		return
 	}
-	writeJSON(w, http.StatusOK, view(c))
+	apierr.WriteJSON(w, http.StatusOK, view(c))
 }
 
 func (a *API) delete(w http.ResponseWriter, r *http.Request) {
@@ -146,26 +148,29 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error, id string)
 	var fe *FieldError
 	switch {
 	case errors.As(err, &fe):
-		writeError(w, http.StatusBadRequest, "invalid_request", fe.Field, fe.Message)
+		apierr.WriteField(w, fe)
 	case errors.Is(err, ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", "", fmt.Sprintf("no client with id %q", id))
+		apierr.Write(w, http.StatusNotFound, apierr.NotFound, "", fmt.Sprintf("no client with id %q", id))
 	case errors.Is(err, ErrExists):
-		writeError(w, http.StatusConflict, "invalid_request", "client_id", fmt.Sprintf("a client with id %q already exists", id))
+		apierr.Write(w, http.StatusConflict, apierr.Conflict, "client_id", fmt.Sprintf("a client with id %q already exists", id))
 	default:
 		a.serverError(w, r, err)
 	}
 }
 
 // decode reads a JSON body into v. strict refuses unknown fields (our own
-// API); RFC 7591 requires ignoring them. On failure it has answered 400/415.
+// API); RFC 7591 requires ignoring them. On failure it has answered: for
+// the API (strict) 415, 413 or 400 in apierr's shape; for registration 415
+// or 400 with RFC 7591's invalid_client_metadata (registrationError).
 func decode(w http.ResponseWriter, r *http.Request, v any, strict bool) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		code := "invalid_request"
-		if !strict {
-			code = "invalid_client_metadata"
+		const msg = "send a JSON body with Content-Type: application/json"
+		if strict {
+			apierr.Write(w, http.StatusUnsupportedMediaType, apierr.UnsupportedMediaType, "", msg)
+		} else {
+			registrationError(w, http.StatusUnsupportedMediaType, "invalid_client_metadata", "Content-Type", msg)
 		}
-		writeError(w, http.StatusUnsupportedMediaType, code, "Content-Type", "send a JSON body with Content-Type: application/json")
 		return false
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
@@ -179,7 +184,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any, strict bool) bool {
 	if err == nil {
 		return true
 	}
-	field, msg := "body", err.Error()
+	field, msg := "", err.Error() // "": the body as a whole
 	var te *json.UnmarshalTypeError
 	var mbe *http.MaxBytesError
 	switch {
@@ -188,17 +193,27 @@ func decode(w http.ResponseWriter, r *http.Request, v any, strict bool) bool {
 		field, msg = strings.TrimPrefix(te.Field, "Client."), fmt.Sprintf("must be a JSON %s, not %s", jsonKind(te.Type.Kind().String()), te.Value)
 	case errors.As(err, &mbe):
 		msg = fmt.Sprintf("the body is larger than %d bytes", maxBody)
+		if strict {
+			apierr.Write(w, http.StatusRequestEntityTooLarge, apierr.RequestTooLarge, "", msg)
+			return false
+		}
 	case strings.HasPrefix(msg, "json: unknown field "):
 		field = strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
 		msg = "is not a known client field"
 	default:
 		msg = "is not valid JSON: " + strings.TrimPrefix(msg, "json: ")
 	}
-	code := "invalid_request"
-	if !strict {
-		code = "invalid_client_metadata"
+	if strict {
+		if field == "" {
+			msg = "the body " + msg
+		}
+		apierr.WriteField(w, &FieldError{Field: field, Message: msg})
+	} else {
+		if field == "" {
+			field = "body"
+		}
+		registrationError(w, http.StatusBadRequest, "invalid_client_metadata", field, msg)
 	}
-	writeError(w, http.StatusBadRequest, code, field, msg)
 	return false
 }
 
@@ -222,26 +237,9 @@ func newSecret() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, field, desc string) {
-	body := map[string]string{"error": code, "error_description": desc}
-	if field != "" {
-		body["field"] = field
-		body["error_description"] = field + ": " + desc
-	}
-	writeJSON(w, status, body)
-}
-
 func (a *API) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	a.logger().ErrorContext(r.Context(), "clients API", "path", r.URL.Path, "err", err)
-	writeError(w, http.StatusInternalServerError, "server_error", "", "internal error; see the server log")
+	apierr.WriteServerError(w)
 }
 
 func (a *API) logger() *slog.Logger {

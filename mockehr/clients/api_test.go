@@ -91,9 +91,9 @@ func TestAPIClientsCRUD(t *testing.T) {
 		t.Fatalf("create with secret: %d %s", st, raw)
 	}
 
-	// Duplicate id → 409 naming client_id.
+	// Duplicate id → 409 conflict naming client_id.
 	st, _, body, _ = e.do("POST", "/api/clients", `{"client_id":"sym","client_type":"public","redirect_uris":["https://app.example/cb"]}`)
-	if st != 409 || body["field"] != "client_id" {
+	if st != 409 || body["error"] != "conflict" || body["field"] != "client_id" {
 		t.Fatalf("duplicate: %d %v", st, body)
 	}
 
@@ -163,14 +163,20 @@ func TestAPIValidationErrorsNameTheField(t *testing.T) {
 		{"secret on public", `{"client_id":"x","client_type":"public","redirect_uris":["https://a.example/cb"],"client_secret":"s"}`, "client_secret"},
 		{"empty secret", `{"client_id":"x","client_type":"confidential-symmetric","redirect_uris":["https://a.example/cb"],"client_secret":""}`, "client_secret"},
 		{"unknown field", `{"client_id":"x","client_type":"public","redirect_uris":["https://a.example/cb"],"colour":"red"}`, "colour"},
-		{"not json", `{"client_id":`, "body"},
-		{"trailing", `{"client_id":"x","client_type":"public","redirect_uris":["https://a.example/cb"]} {}`, "body"},
+		// The body as a whole: no field (as in the launch API).
+		{"not json", `{"client_id":`, ""},
+		{"trailing", `{"client_id":"x","client_type":"public","redirect_uris":["https://a.example/cb"]} {}`, ""},
+		{"not an object", `[]`, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			st, _, body, raw := e.do("POST", "/api/clients", tc.body)
-			if st != 400 || body["error"] != "invalid_request" || body["field"] != tc.field || !strings.HasPrefix(body["error_description"].(string), tc.field+": ") {
-				t.Fatalf("status %d body %s, want 400 naming %s", st, raw, tc.field)
+			field, hasField := body["field"]
+			desc, _ := body["error_description"].(string)
+			// apierr's shape: field names the member, the description does not repeat it.
+			if st != 400 || body["error"] != "invalid_request" || hasField != (tc.field != "") || tc.field != "" && field != tc.field ||
+				desc == "" || tc.field != "" && strings.HasPrefix(desc, tc.field+": ") {
+				t.Fatalf("status %d body %s, want 400 naming %q", st, raw, tc.field)
 			}
 		})
 	}
@@ -184,8 +190,15 @@ func TestAPIValidationErrorsNameTheField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var body map[string]any
+	json.NewDecoder(resp.Body).Decode(&body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnsupportedMediaType {
-		t.Fatalf("form body: %d, want 415", resp.StatusCode)
+	if resp.StatusCode != http.StatusUnsupportedMediaType || body["error"] != "unsupported_media_type" || body["field"] != nil {
+		t.Fatalf("form body: %d %v, want 415 unsupported_media_type", resp.StatusCode, body)
+	}
+
+	big := `{"client_id":"x","client_type":"public","redirect_uris":["https://a.example/cb"],"name":"` + strings.Repeat("a", maxBody) + `"}`
+	if st, _, body, raw := e.do("POST", "/api/clients", big); st != http.StatusRequestEntityTooLarge || body["error"] != "request_too_large" {
+		t.Fatalf("large body: %d %s, want 413 request_too_large", st, raw)
 	}
 }

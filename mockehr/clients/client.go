@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ehrsim/ehrsim/mockehr/apierr"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
@@ -107,13 +108,9 @@ var ErrExists = errors.New("a client with this id already exists")
 
 // FieldError is a validation error naming the offending field by its JSON
 // name (client_id, redirect_uris, jwks, …), so API answers can point at it.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+// It is apierr.FieldError, the one validation error of the API and the pages.
+type FieldError = apierr.FieldError
 
 func fieldErr(field, format string, args ...any) *FieldError {
-	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+	return apierr.Fieldf(field, format, args...)
 }

@@ -18,10 +18,13 @@
 // # HTTP
 //
 // API.Mount registers GET/POST /api/clients, GET/PUT/DELETE /api/clients/{id}
-// and POST /auth/register (RFC 7591). Errors are JSON
-// {"error","field","error_description"}; the field is the JSON name of the
-// offending member (400), 404 not_found, 409 on a taken id. RFC 7591 errors
-// use invalid_redirect_uri / invalid_client_metadata (§3.2.2).
+// and POST /auth/register (RFC 7591). /api/clients errors are apierr's one
+// /api/* shape {"error","field","error_description"}: 400 invalid_request
+// naming the member by its JSON name, 404 not_found, 409 conflict on a
+// taken id, 413 request_too_large, 415 unsupported_media_type. RFC 7591
+// errors have the same members with the codes invalid_redirect_uri /
+// invalid_client_metadata (§3.2.2), and their error_description starts with
+// the field's name, since generic OAuth clients show only that member.
 //
 // # Why our own assertion verifier
 //

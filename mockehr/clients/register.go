@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+
+	"github.com/ehrsim/ehrsim/mockehr/apierr"
 )
 
 // registrationRequest is RFC 7591 §2 client metadata (the fields ehrsim
@@ -90,7 +92,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Pragma", "no-cache")
-		writeJSON(w, http.StatusCreated, resp)
+		apierr.WriteJSON(w, http.StatusCreated, resp)
 		return
 	}
 	a.serverError(w, r, fmt.Errorf("could not allocate a client id: %w", err))
@@ -177,7 +179,17 @@ func writeRegistrationError(w http.ResponseWriter, err error) {
 		code = "invalid_redirect_uri"
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeError(w, http.StatusBadRequest, code, field, fe.Message)
+	registrationError(w, http.StatusBadRequest, code, field, fe.Message)
+}
+
+// registrationError answers an RFC 7591 §3.2.2 error in apierr's shape with
+// the registration codes. Generic OAuth clients show only
+// error_description, so it starts with the field's name.
+func registrationError(w http.ResponseWriter, status int, code, field, msg string) {
+	if field != "" {
+		msg = field + ": " + msg
+	}
+	apierr.Write(w, status, code, field, msg)
 }
 
 func newClientID() (string, error) {
