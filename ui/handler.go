@@ -10,6 +10,7 @@ import (
 	"github.com/a-h/templ"
 
 	"github.com/ehrsim/ehrsim/launcher"
+	"github.com/ehrsim/ehrsim/mockehr/apierr"
 	"github.com/ehrsim/ehrsim/mockehr/clients"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
@@ -68,12 +69,11 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("/", h.NotFound)
 }
 
-// NotFound answers unknown paths: JSON under /api/, an HTML page elsewhere.
+// NotFound answers unknown paths: the API's JSON error under /api/, an
+// HTML page elsewhere.
 func (h *Handler) NotFound(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/api/") {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		w.Write([]byte(`{"error":"not_found","error_description":"no such API endpoint"}`))
+		apierr.Write(w, http.StatusNotFound, apierr.NotFound, "", "no such API endpoint")
 		return
 	}
 	h.Error(w, r, http.StatusNotFound, "Page not found", "There is no page at "+r.URL.Path+". Check the address, or start again from the launcher.")
