@@ -27,4 +27,9 @@
 //     _include/_revinclude, history and $everything cannot disagree.
 //   - A resource outside the patient compartment is reported as 404, never
 //     403, so its existence does not leak (RS-04).
+//   - PATCH is RFC 6902 JSON Patch applied by
+//     github.com/evanphx/json-patch/v5 on the stored JSON text, so members
+//     a patch does not touch keep their exact bytes; the "test" operation
+//     and the checks that keep RFC 6901/6902's statuses are ours
+//     (jsonpatch.go).
 package fhir

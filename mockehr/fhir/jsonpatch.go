@@ -1,230 +1,207 @@
 package fhir
 
 import (
+	"bytes"
 	"encoding/json"
+	"math/big"
 	"net/http"
-	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
 )
 
+// patchOptions are RFC 6902 as written: no negative array indices, no
+// paths created on add, remove of a missing path fails.
+var patchOptions = func() *jsonpatch.ApplyOptions {
+	o := jsonpatch.NewApplyOptions()
+	o.SupportNegativeIndices = false
+	o.EscapeHTML = false
+	return o
+}()
+
 // applyPatch applies an RFC 6902 JSON Patch document to doc. A malformed
-// patch is 400; a failing "test" or a path that does not resolve is 422
-// (FHIR R4 http §patch: unprocessable).
-func applyPatch(doc, patch []byte) ([]byte, *apiError) {
-	var ops []struct {
-		Op    string           `json:"op"`
-		Path  *string          `json:"path"`
-		From  *string          `json:"from"`
-		Value *json.RawMessage `json:"value"`
-	}
-	if err := json.Unmarshal(patch, &ops); err != nil {
+// operation is 400; a failing "test" or a path that does not resolve is
+// 422 (FHIR R4 http §patch: unprocessable). Operations are checked and
+// applied one at a time, so an error names its operation.
+//
+// github.com/evanphx/json-patch/v5 applies add, remove, replace, move and
+// copy on the JSON text, so members the patch does not touch keep their
+// exact bytes (a decimal's precision, large integers). "test" is ours
+// (testOp): the library compares numbers by their text and takes a
+// missing target for null, which RFC 6902 §4.6 does not.
+func applyPatch(doc, body []byte) ([]byte, *apiError) {
+	var patch jsonpatch.Patch
+	if err := json.Unmarshal(body, &patch); err != nil {
 		return nil, badRequest("JSON Patch body must be an array of operations: " + err.Error())
 	}
-	var root any
-	if err := json.Unmarshal(doc, &root); err != nil {
-		return nil, errf(http.StatusInternalServerError, "exception", "stored resource is not JSON")
-	}
-	for i, op := range ops {
-		where := "operation " + strconv.Itoa(i) + " (" + op.Op + ")"
-		if op.Path == nil {
-			return nil, badRequest(where + ": missing path")
+	for i, op := range patch {
+		where := "operation " + strconv.Itoa(i) + " (" + op.Kind() + ")"
+		if msg := checkOperation(op); msg != "" {
+			return nil, badRequest(where + ": " + msg)
 		}
-		path, err := splitPointer(*op.Path)
+		path, _ := op.Path()
+		from, _ := op.From()
+		switch kind := op.Kind(); {
+		case kind == "test":
+			if msg := testOp(doc, path, op); msg != "" {
+				return nil, unprocessable(where + ": " + msg)
+			}
+			continue
+		case kind == "remove" && path == "":
+			return nil, unprocessable(where + ": cannot remove the whole resource")
+		case (kind == "add" || kind == "replace") && path == "" && !isObject(op["value"]):
+			return nil, badRequest(where + ": the resource must stay a JSON object")
+		case leadingZero(path) != "" || leadingZero(from) != "":
+			// RFC 6901 indices have no leading zeros; the library reads "01"
+			// as 1. FHIR member names are never digits, so such a token
+			// can only be a bad index.
+			return nil, unprocessable(where + ": array index " + strconv.Quote(leadingZero(path)+leadingZero(from)) + " is out of range")
+		}
+		out, err := jsonpatch.Patch{op}.ApplyWithOptions(doc, patchOptions)
 		if err != nil {
-			return nil, badRequest(where + ": " + err.msg)
+			return nil, unprocessable(where + ": " + err.Error())
 		}
-		var value any
-		needsValue := op.Op == "add" || op.Op == "replace" || op.Op == "test"
-		if needsValue {
-			if op.Value == nil {
-				return nil, badRequest(where + ": missing value")
-			}
-			_ = json.Unmarshal(*op.Value, &value) // valid: it decoded as RawMessage
-		}
-		var from []string
-		if op.Op == "move" || op.Op == "copy" {
-			if op.From == nil {
-				return nil, badRequest(where + ": missing from")
-			}
-			if from, err = splitPointer(*op.From); err != nil {
-				return nil, badRequest(where + ": " + err.msg)
-			}
-		}
-		var perr *apiError
-		switch op.Op {
-		case "add":
-			root, perr = ptrAdd(root, path, value)
-		case "remove":
-			root, _, perr = ptrRemove(root, path)
-		case "replace":
-			if root, _, perr = ptrRemove(root, path); perr == nil {
-				root, perr = ptrAdd(root, path, value)
-			}
-		case "move":
-			var v any
-			if root, v, perr = ptrRemove(root, from); perr == nil {
-				root, perr = ptrAdd(root, path, v)
-			}
-		case "copy":
-			var v any
-			if v, perr = ptrGet(root, from); perr == nil {
-				b, _ := json.Marshal(v)
-				var c any
-				_ = json.Unmarshal(b, &c)
-				root, perr = ptrAdd(root, path, c)
-			}
-		case "test":
-			var v any
-			if v, perr = ptrGet(root, path); perr == nil && !reflect.DeepEqual(v, value) {
-				perr = unprocessable("test failed at " + *op.Path)
-			}
-		default:
-			return nil, badRequest(where + ": unknown op (add, remove, replace, move, copy, test)")
-		}
-		if perr != nil {
-			perr.msg = where + ": " + perr.msg
-			return nil, perr
-		}
+		doc = out
 	}
-	out, err := json.Marshal(root)
-	if err != nil {
-		return nil, badRequest("patched resource cannot be encoded")
-	}
-	return out, nil
+	return doc, nil
 }
 
-func unprocessable(msg string) *apiError {
-	return errf(http.StatusUnprocessableEntity, "processing", msg)
+// testOp is RFC 6902 §4.6: the target must exist and equal the value;
+// numbers are equal when their values are (1.50 equals 1.5). It returns
+// why the test fails, "" when it passes.
+func testOp(doc []byte, path string, op jsonpatch.Operation) string {
+	value := []byte("null") // "value": null decodes to a nil RawMessage
+	if v := op["value"]; v != nil {
+		value = *v
+	}
+	var root, want any
+	if decodeNumbers(doc, &root) != nil || decodeNumbers(value, &want) != nil {
+		return "the resource or the value is not JSON"
+	}
+	got, msg := pointerGet(root, path)
+	if msg != "" {
+		return msg
+	}
+	if !jsonEqual(got, want) {
+		return "test failed at " + path
+	}
+	return ""
 }
 
-func splitPointer(p string) ([]string, *apiError) {
-	if p == "" {
-		return nil, nil
-	}
-	if !strings.HasPrefix(p, "/") {
-		return nil, badRequest("JSON pointer " + strconv.Quote(p) + " must start with /")
-	}
-	parts := strings.Split(p[1:], "/")
-	for i, s := range parts {
-		parts[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
-	}
-	return parts, nil
+// isObject reports whether a patch value is a JSON object.
+func isObject(v *json.RawMessage) bool {
+	return v != nil && bytes.HasPrefix(bytes.TrimSpace(*v), []byte("{"))
 }
 
-func arrayIndex(a []any, tok string, allowEnd bool) (int, *apiError) {
-	if allowEnd && tok == "-" {
-		return len(a), nil
+// leadingZero returns the first reference token of pointer that is digits
+// with a leading zero, "" when none is.
+func leadingZero(pointer string) string {
+	for _, tok := range strings.Split(pointer, "/") {
+		if len(tok) > 1 && tok[0] == '0' && strings.Trim(tok, "0123456789") == "" {
+			return tok
+		}
 	}
-	n, err := strconv.Atoi(tok)
-	limit := len(a) - 1
-	if allowEnd {
-		limit = len(a)
-	}
-	if err != nil || n < 0 || n > limit || (len(tok) > 1 && tok[0] == '0') {
-		return 0, unprocessable("array index " + strconv.Quote(tok) + " is out of range")
-	}
-	return n, nil
+	return ""
 }
 
-func ptrGet(root any, path []string) (any, *apiError) {
+func decodeNumbers(b []byte, v *any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	return d.Decode(v)
+}
+
+// pointerGet resolves an RFC 6901 pointer ("" is the whole document;
+// array indices are decimal without leading zeros).
+func pointerGet(root any, pointer string) (any, string) {
+	if pointer == "" {
+		return root, ""
+	}
 	cur := root
-	for _, tok := range path {
+	for _, tok := range strings.Split(pointer[1:], "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
 		switch c := cur.(type) {
 		case map[string]any:
 			v, ok := c[tok]
 			if !ok {
-				return nil, unprocessable("path element " + strconv.Quote(tok) + " does not exist")
+				return nil, "path element " + strconv.Quote(tok) + " does not exist"
 			}
 			cur = v
 		case []any:
-			i, err := arrayIndex(c, tok, false)
-			if err != nil {
-				return nil, err
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) || (len(tok) > 1 && tok[0] == '0') {
+				return nil, "array index " + strconv.Quote(tok) + " is out of range"
 			}
 			cur = c[i]
 		default:
-			return nil, unprocessable("path goes through a non-container at " + strconv.Quote(tok))
+			return nil, "path goes through a non-container at " + strconv.Quote(tok)
 		}
 	}
-	return cur, nil
+	return cur, ""
 }
 
-// ptrAdd returns root with value added at path (containers are updated in
-// place; arrays are re-sliced, so the parent is re-set).
-func ptrAdd(root any, path []string, value any) (any, *apiError) {
-	if len(path) == 0 {
-		return value, nil
-	}
-	parent, err := ptrGet(root, path[:len(path)-1])
-	if err != nil {
-		return nil, err
-	}
-	last := path[len(path)-1]
-	switch c := parent.(type) {
+// jsonEqual is RFC 6902 §4.6 equality of decoded JSON values.
+func jsonEqual(a, b any) bool {
+	switch a := a.(type) {
+	case json.Number:
+		b, ok := b.(json.Number)
+		x, okx := new(big.Rat).SetString(a.String())
+		y, oky := new(big.Rat).SetString(b.String())
+		return ok && okx && oky && x.Cmp(y) == 0
 	case map[string]any:
-		c[last] = value
-		return root, nil
-	case []any:
-		i, err := arrayIndex(c, last, true)
-		if err != nil {
-			return nil, err
+		b, ok := b.(map[string]any)
+		if !ok || len(a) != len(b) {
+			return false
 		}
-		na := append(append(append([]any{}, c[:i]...), value), c[i:]...)
-		return ptrSet(root, path[:len(path)-1], na)
+		for k, v := range a {
+			w, ok := b[k]
+			if !ok || !jsonEqual(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		b, ok := b.([]any)
+		return ok && slices.EqualFunc(a, b, jsonEqual)
 	}
-	return nil, unprocessable("cannot add under a non-container")
+	return a == b // string, bool, nil
 }
 
-func ptrRemove(root any, path []string) (any, any, *apiError) {
-	if len(path) == 0 {
-		return nil, nil, unprocessable("cannot remove the whole resource")
+// checkOperation returns what makes op malformed (RFC 6902 §4: a known
+// op, a path, a value for add, replace and test, a from for move and
+// copy; pointers per RFC 6901), "" when nothing does.
+func checkOperation(op jsonpatch.Operation) string {
+	var need []string
+	switch op.Kind() {
+	case "add", "replace", "test":
+		need = []string{"path", "value"}
+	case "remove":
+		need = []string{"path"}
+	case "move", "copy":
+		need = []string{"path", "from"}
+	default:
+		return "unknown op (add, remove, replace, move, copy, test)"
 	}
-	parent, err := ptrGet(root, path[:len(path)-1])
-	if err != nil {
-		return nil, nil, err
-	}
-	last := path[len(path)-1]
-	switch c := parent.(type) {
-	case map[string]any:
-		v, ok := c[last]
-		if !ok {
-			return nil, nil, unprocessable("path element " + strconv.Quote(last) + " does not exist")
+	for _, k := range need {
+		raw, ok := op[k]
+		if !ok || (raw == nil && k != "value") { // "value": null is a value
+			return "missing " + k
 		}
-		delete(c, last)
-		return root, v, nil
-	case []any:
-		i, err := arrayIndex(c, last, false)
-		if err != nil {
-			return nil, nil, err
+		if k == "value" {
+			continue
 		}
-		v := c[i]
-		na := append(append([]any{}, c[:i]...), c[i+1:]...)
-		root, err = ptrSet(root, path[:len(path)-1], na)
-		return root, v, err
+		var p string
+		if err := json.Unmarshal(*raw, &p); err != nil {
+			return k + " must be a JSON pointer string"
+		}
+		if p != "" && !strings.HasPrefix(p, "/") {
+			return "JSON pointer " + strconv.Quote(p) + " must start with /"
+		}
 	}
-	return nil, nil, unprocessable("cannot remove from a non-container")
+	return ""
 }
 
-// ptrSet replaces the value at path (which exists).
-func ptrSet(root any, path []string, v any) (any, *apiError) {
-	if len(path) == 0 {
-		return v, nil
-	}
-	parent, err := ptrGet(root, path[:len(path)-1])
-	if err != nil {
-		return nil, err
-	}
-	last := path[len(path)-1]
-	switch c := parent.(type) {
-	case map[string]any:
-		c[last] = v
-	case []any:
-		i, err := arrayIndex(c, last, false)
-		if err != nil {
-			return nil, err
-		}
-		c[i] = v
-	}
-	return root, nil
+func unprocessable(msg string) *apiError {
+	return errf(http.StatusUnprocessableEntity, "processing", msg)
 }
