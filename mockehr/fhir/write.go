@@ -152,38 +152,86 @@ func (s *Server) handleCreate(rq *req) *apiError {
 }
 
 func (s *Server) handleUpdate(rq *req) *apiError {
+	return s.update(rq, resourceTypes, func(td *fhirstore.TypeDef, id string, _ *fhirstore.Resource, body []byte) (*fhirstore.Resource, int, *apiError) {
+		next, perr := s.store.Parse(td.Name, body)
+		if perr != nil {
+			return nil, 0, s.storeError(perr)
+		}
+		if next.ID != id {
+			return nil, 0, badRequest("the body's id " + strconv.Quote(next.ID) + " must equal the URL's id " + strconv.Quote(id) + " (FHIR R4 http §update)")
+		}
+		return next, 0, nil
+	})
+}
+
+// handlePatch applies an RFC 6902 JSON Patch (FHIR R4 http §patch) to the
+// current version, which must exist, be visible to the token and not be
+// deleted.
+func (s *Server) handlePatch(rq *req) *apiError {
+	return s.update(rq, []string{"application/json-patch+json"}, func(td *fhirstore.TypeDef, id string, cur *fhirstore.Resource, body []byte) (*fhirstore.Resource, int, *apiError) {
+		if cur == nil {
+			return nil, 0, notFound(td.Name + "/" + id + " does not exist")
+		}
+		if err := rq.writeAllowed(td.Name, scopes.Update, cur, nil); err != nil {
+			return nil, 0, err
+		}
+		if cur.Deleted {
+			return nil, 0, errf(http.StatusGone, "deleted", td.Name+"/"+id+" was deleted")
+		}
+		patched, err := applyPatch(cur.Raw, body)
+		if err != nil {
+			return nil, 0, err
+		}
+		next, perr := s.store.Parse(td.Name, patched)
+		if perr != nil {
+			return nil, 0, s.storeError(perr)
+		}
+		if next.ID != id {
+			return nil, 0, badRequest("the patch must not change id")
+		}
+		return next, cur.Version, nil // the patch applies to this version only
+	})
+}
+
+// newVersion makes the new version of td/id from the current one (nil
+// when there is none) and the request body. base is the version it was
+// computed from, which must still be current when it is written (0: any).
+type newVersion func(td *fhirstore.TypeDef, id string, cur *fhirstore.Resource, body []byte) (next *fhirstore.Resource, base int, err *apiError)
+
+// update is what update and patch share, in this order: a supported type,
+// the update scope, a body of one of mediaTypes, the new version, If-Match
+// (absent: the base version, so a write between the read and the write
+// answers 412 instead of being lost), the scope check on the current and
+// the new version, and the store's versioned write.
+func (s *Server) update(rq *req, mediaTypes []string, next newVersion) *apiError {
 	td, err := rq.supportedType()
 	if err != nil {
 		return err
 	}
-	id := rq.r.PathValue("id")
 	if !rq.set.Decide(td.Name, scopes.Update).Allowed {
 		return deny(td.Name, scopes.Update)
 	}
-	body, err := rq.readBody(resourceTypes...)
+	body, err := rq.readBody(mediaTypes...)
 	if err != nil {
 		return err
 	}
-	next, perr := s.store.Parse(td.Name, body)
-	if perr != nil {
-		return s.storeError(perr)
+	id := rq.r.PathValue("id")
+	cur, _ := s.store.Get(td.Name, id)
+	nr, base, err := next(td, id, cur, body)
+	if err != nil {
+		return err
 	}
-	if next.ID != id {
-		return badRequest("the body's id " + strconv.Quote(next.ID) + " must equal the URL's id " + strconv.Quote(id) + " (FHIR R4 http §update)")
-	}
-	return s.update(rq, td, next)
-}
-
-func (s *Server) update(rq *req, td *fhirstore.TypeDef, next *fhirstore.Resource) *apiError {
 	match, err := rq.ifMatch()
 	if err != nil {
 		return err
 	}
-	cur, _ := s.store.Get(td.Name, next.ID)
-	if err := rq.writeAllowed(td.Name, scopes.Update, cur, next); err != nil {
+	if match == 0 {
+		match = base
+	}
+	if err := rq.writeAllowed(td.Name, scopes.Update, cur, nr); err != nil {
 		return err
 	}
-	r, created, serr := s.store.Update(rq.r.Context(), next, match)
+	r, created, serr := s.store.Update(rq.r.Context(), nr, match)
 	if serr != nil {
 		return s.storeError(serr)
 	}
@@ -191,48 +239,6 @@ func (s *Server) update(rq *req, td *fhirstore.TypeDef, next *fhirstore.Resource
 		return rq.respondWrite(http.StatusCreated, r)
 	}
 	return rq.respondWrite(http.StatusOK, r)
-}
-
-// handlePatch applies an RFC 6902 JSON Patch (FHIR R4 http §patch).
-func (s *Server) handlePatch(rq *req) *apiError {
-	td, err := rq.supportedType()
-	if err != nil {
-		return err
-	}
-	id := rq.r.PathValue("id")
-	if !rq.set.Decide(td.Name, scopes.Update).Allowed {
-		return deny(td.Name, scopes.Update)
-	}
-	body, err := rq.readBody("application/json-patch+json")
-	if err != nil {
-		return err
-	}
-	cur, ok := s.store.Get(td.Name, id)
-	if !ok {
-		return notFound(td.Name + "/" + id + " does not exist")
-	}
-	if err := rq.writeAllowed(td.Name, scopes.Update, cur, nil); err != nil {
-		return err
-	}
-	if cur.Deleted {
-		return errf(http.StatusGone, "deleted", td.Name+"/"+id+" was deleted")
-	}
-	patched, perr := applyPatch(cur.Raw, body)
-	if perr != nil {
-		return perr
-	}
-	next, pserr := s.store.Parse(td.Name, patched)
-	if pserr != nil {
-		return s.storeError(pserr)
-	}
-	if next.ID != id {
-		return badRequest("the patch must not change id")
-	}
-	if rq.r.Header.Get("If-Match") == "" {
-		// Guard against a concurrent write between Get and Update.
-		rq.r.Header.Set("If-Match", cur.ETag)
-	}
-	return s.update(rq, td, next)
 }
 
 func (s *Server) handleDelete(rq *req) *apiError {
