@@ -119,33 +119,21 @@ func prepareFixture(raw []byte, loaded time.Time) (*Resource, error) {
 }
 
 func (s *Store) overlay(ctx context.Context) error {
-	rows, err := s.db.SQL.QueryContext(ctx, `SELECT type, id, version, last_updated, deleted, body FROM fhir_versions ORDER BY rowid`)
-	if err != nil {
-		return fmt.Errorf("fhirstore: load writes: %w", err)
-	}
-	defer rows.Close()
 	n := 0
-	for rows.Next() {
-		var typ, id string
-		var version int
-		var lu int64
-		var deleted bool
-		var body []byte
-		if err := rows.Scan(&typ, &id, &version, &lu, &deleted, &body); err != nil {
-			return err
-		}
-		prev := s.cur[rkey{typ, id}]
+	err := s.be.Versions(ctx, func(v StoredVersion) error {
+		prev, _ := s.Get(v.Type, v.ID)
 		var r *Resource
-		if deleted {
-			r = tombstone(prev, typ, id)
+		if v.Deleted {
+			r = tombstone(prev, v.Type, v.ID)
 		} else {
-			if r, err = s.Parse(typ, body); err != nil {
-				s.logger.Warn("fhirstore: skipping unreadable stored version", "type", typ, "id", id, "version", version, "err", err)
-				continue
+			var err error
+			if r, err = s.Parse(v.Type, v.Body); err != nil {
+				s.logger.Warn("fhirstore: skipping unreadable stored version", "type", v.Type, "id", v.ID, "version", v.Version, "err", err)
+				return nil
 			}
 		}
-		r.ID, r.Version, r.LastUpdated = id, version, time.Unix(0, lu).UTC()
-		if !deleted {
+		r.ID, r.Version, r.LastUpdated = v.ID, v.Version, v.LastUpdated
+		if !v.Deleted {
 			if err := r.finish(s.lookupPatientLocked); err != nil {
 				return err
 			}
@@ -154,9 +142,10 @@ func (s *Store) overlay(ctx context.Context) error {
 		}
 		s.publish(r, prev)
 		n++
-	}
-	if err := rows.Err(); err != nil {
-		return err
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("fhirstore: load writes: %w", err)
 	}
 	if n > 0 {
 		s.logger.Info("fhirstore: overlaid stored writes", "versions", n)

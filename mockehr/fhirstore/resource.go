@@ -30,7 +30,9 @@ type Resource struct {
 	// resource ("" for none); for a Patient, its own id.
 	Patient string
 
-	seq     int64 // load/create order: the default sort order
+	seq     int64  // slot in the memory tier (0 for an imported resource)
+	ord     int64  // the default sort order (see importedOrdBase)
+	bseq    uint32 // seq in the imported tier (0 for the memory tier)
 	td      *TypeDef
 	entries []entry // search index values, pointer-free
 	text    string  // the entries' strings, concatenated

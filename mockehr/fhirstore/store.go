@@ -24,21 +24,52 @@ var (
 
 // Options configure Open.
 type Options struct {
-	// DB persists writes; nil keeps them in memory only (tests).
+	// DB persists writes and the imported set (through NewSQLite); nil
+	// keeps writes in memory only and loads Import into memory (tests).
 	DB *store.DB
-	// Fixtures are the read-only resources (or Bundles of them) loaded first.
+	// Backend replaces NewSQLite(DB) (another database, tests).
+	Backend Backend
+	// Fixtures are the read-only resources (or Bundles of them) held in
+	// memory: the demo set.
 	Fixtures []json.RawMessage
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Import is user data kept in the database: imported at the first
+	// start, and again only when its fingerprint changes.
+	Import Source
+	// CacheBytes bounds the memory of decoded imported resources
+	// (DefaultCacheBytes when zero).
+	CacheBytes int64
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// Stats describes the store's data and memory, for logs, benchmarks and
+// tests.
+type Stats struct {
+	Memory   int // current versions in the memory tier
+	Imported int // resources in the imported tier
+	// ImportSkipped is true when Open found the imported set current in
+	// the database and did not read the source at all.
+	ImportSkipped bool
+	ImportTook    time.Duration // a full import done by Open
+	IndexBytes    int64         // the imported tier's in-memory index
+	CacheBytes    int64         // decoded imported resources held
+	CacheLimit    int64
+	CacheHits     uint64
+	CacheMisses   uint64
 }
 
 type rkey struct{ typ, id string }
 
 // Store is the in-memory FHIR store. It is safe for concurrent use.
 type Store struct {
-	db     *store.DB
-	now    func() time.Time
-	logger *slog.Logger
+	be      Backend // nil: writes stay in memory
+	ownsBe  bool
+	imp     *imported // nil: no imported set
+	cache   *recordCache
+	stats   Stats
+	ordBase int64 // added to the slot of a new resource: 0 while loading fixtures
+	now     func() time.Time
+	logger  *slog.Logger
 
 	writeMu sync.Mutex // serialises writers (version numbers, DB order)
 
@@ -56,53 +87,98 @@ type Store struct {
 	summaries summaryCache
 }
 
-// Open loads the fixtures, then overlays the writes stored in the
-// database, so writes and deletes survive a restart.
+// Open loads the fixtures into memory, makes the imported set current
+// (see the package doc), then overlays the writes stored in the database,
+// so writes and deletes survive a restart. Close releases the backend.
 func Open(ctx context.Context, o Options) (*Store, error) {
-	s := &Store{db: o.DB, now: o.Now, logger: o.Logger, cur: map[rkey]*Resource{}, hist: map[rkey][]*Resource{}, ix: newIndexes(), slots: []*Resource{nil}}
+	s := &Store{be: o.Backend, now: o.Now, logger: o.Logger, cur: map[rkey]*Resource{}, hist: map[rkey][]*Resource{}, ix: newIndexes(), slots: []*Resource{nil}}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
+	s.cache = newRecordCache(o.CacheBytes)
+	s.stats.CacheLimit = s.cache.totalLimit
 	loaded := s.now().UTC()
 	skipped := 0
 	if err := s.loadFixtures(o.Fixtures, loaded, &skipped); err != nil {
 		return nil, err
 	}
+	if s.be == nil && o.DB != nil {
+		be, err := NewSQLite(ctx, o.DB)
+		if err != nil {
+			return nil, err
+		}
+		s.be, s.ownsBe = be, true
+	}
+	fail := func(err error) (*Store, error) {
+		s.Close()
+		return nil, err
+	}
+	if o.Import != nil {
+		if s.be != nil {
+			imp, err := s.importSource(ctx, o.Import, loaded)
+			if err != nil {
+				return fail(err)
+			}
+			s.imp = imp
+		} else {
+			var raws []json.RawMessage
+			if err := o.Import.Each(ctx, func(raw []byte, _ string) error { raws = append(raws, raw); return nil }); err != nil {
+				return fail(err)
+			}
+			if err := s.loadFixtures(raws, loaded, &skipped); err != nil {
+				return fail(err)
+			}
+		}
+	}
 	if skipped > 0 {
 		s.logger.Warn("fhirstore: skipped fixture resources of unsupported types", "count", skipped)
 	}
-	if s.db != nil {
-		if err := s.db.Migrate(ctx, "fhirstore", migrations); err != nil {
-			return nil, err
-		}
+	s.ordBase = createdOrdBase
+	if s.be != nil {
 		if err := s.overlay(ctx); err != nil {
-			return nil, err
+			return fail(err)
 		}
 	}
 	return s, nil
 }
 
-var migrations = []string{
-	`CREATE TABLE IF NOT EXISTS fhir_versions (
-		type TEXT NOT NULL,
-		id TEXT NOT NULL,
-		version INTEGER NOT NULL,
-		last_updated INTEGER NOT NULL,
-		deleted INTEGER NOT NULL,
-		body BLOB,
-		PRIMARY KEY (type, id, version))`,
+// Close releases the backend Open created (not Options.DB or Backend).
+func (s *Store) Close() error {
+	if s.ownsBe {
+		return s.be.Close()
+	}
+	return nil
+}
+
+// Stats reports the store's sizes and cache use.
+func (s *Store) Stats() Stats {
+	st := s.stats
+	s.mu.RLock()
+	st.Memory = len(s.cur)
+	s.mu.RUnlock()
+	if s.imp != nil {
+		st.Imported = int(s.imp.count())
+		st.IndexBytes = s.imp.x.bytes()
+	}
+	st.CacheBytes = s.cache.bytes()
+	st.CacheHits, st.CacheMisses = s.cache.hits.Load(), s.cache.miss.Load()
+	return st
 }
 
 // lookupPatientLocked resolves a reference's compartment; callers must not
 // hold s.mu for writing (they hold nothing, or writeMu).
 func (s *Store) lookupPatientLocked(key string) string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	typ, id, _ := cutKey(key)
-	if r := s.cur[rkey{typ, id}]; r != nil {
+	s.mu.RLock()
+	r := s.cur[rkey{typ, id}]
+	s.mu.RUnlock()
+	if r == nil && s.imp != nil {
+		r = s.imp.get(typ, id)
+	}
+	if r != nil {
 		return r.Patient
 	}
 	return ""
@@ -151,14 +227,21 @@ func (s *Store) publish(r, prev *Resource) {
 	if prev == nil {
 		prev = s.cur[k]
 	}
-	if prev != nil {
+	switch {
+	case prev != nil && prev.bseq != 0: // an imported resource: shadow its row
+		s.imp.setShadow(prev.bseq)
+		s.hist[k] = append(s.hist[k], prev)
+		r.seq, r.ord = int64(len(s.slots)), prev.ord
+		s.slots = append(s.slots, nil)
+	case prev != nil:
 		if !prev.Deleted {
 			s.ix.remove(prev)
 		}
 		s.hist[k] = append(s.hist[k], prev)
-		r.seq = prev.seq
-	} else {
+		r.seq, r.ord = prev.seq, prev.ord
+	default:
 		r.seq = int64(len(s.slots))
+		r.ord = s.ordBase + r.seq
 		s.slots = append(s.slots, nil)
 	}
 	s.slots[r.seq] = r
@@ -181,6 +264,14 @@ func (s *Store) Get(typ, id string) (*Resource, bool) {
 	s.mu.RLock()
 	r := s.cur[rkey{typ, id}]
 	s.mu.RUnlock()
+	if r == nil && s.imp != nil {
+		if r = s.imp.get(typ, id); r == nil {
+			// A write may have shadowed the imported row meanwhile.
+			s.mu.RLock()
+			r = s.cur[rkey{typ, id}]
+			s.mu.RUnlock()
+		}
+	}
 	return r, r != nil
 }
 
@@ -191,6 +282,11 @@ func (s *Store) History(typ, id string) []*Resource {
 	k := rkey{typ, id}
 	cur := s.cur[k]
 	if cur == nil {
+		if s.imp != nil {
+			if r := s.imp.get(typ, id); r != nil {
+				return []*Resource{r}
+			}
+		}
 		return nil
 	}
 	h := s.hist[k]
@@ -214,6 +310,9 @@ func (s *Store) Search(q *Query) []*Resource {
 		}
 	}
 	s.mu.RUnlock()
+	if s.imp != nil {
+		out = append(out, s.imp.search(q)...)
+	}
 	sortResources(out, q.Sort)
 	return out
 }
@@ -238,7 +337,7 @@ func sortResources(rs []*Resource, keys []SortKey) {
 				return c < 0
 			}
 		}
-		return a.seq < b.seq
+		return a.ord < b.ord
 	})
 }
 
@@ -304,7 +403,6 @@ func (r *Resource) References(param string) []string {
 // references target ("Type/id").
 func (s *Store) Referencing(target string, src *TypeDef, param *ParamDef) []*Resource {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	var out []*Resource
 	for n := range s.ix.revRefs[target] {
 		r := s.slots[n]
@@ -314,6 +412,10 @@ func (s *Store) Referencing(target string, src *TypeDef, param *ParamDef) []*Res
 		if slices.Contains(r.References(param.Name), target) {
 			out = append(out, r)
 		}
+	}
+	s.mu.RUnlock()
+	if s.imp != nil {
+		out = append(out, s.imp.referencing(target, src, param)...)
 	}
 	sortResources(out, nil)
 	return out
@@ -332,6 +434,9 @@ func (s *Store) Compartment(patient string) []*Resource {
 		}
 	}
 	s.mu.RUnlock()
+	if s.imp != nil {
+		out = append(out, s.imp.compartment(patient)...)
+	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if (a.Type == "Patient") != (b.Type == "Patient") {
@@ -340,7 +445,7 @@ func (s *Store) Compartment(patient string) []*Resource {
 		if a.Type != b.Type {
 			return a.Type < b.Type
 		}
-		return a.seq < b.seq
+		return a.ord < b.ord
 	})
 	return out
 }

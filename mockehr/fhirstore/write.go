@@ -73,13 +73,12 @@ func (s *Store) commit(ctx context.Context, r, prev *Resource) error {
 	} else if err := r.finish(s.lookupPatientLocked); err != nil {
 		return err
 	}
-	if s.db != nil {
+	if s.be != nil {
 		var body []byte
 		if !r.Deleted {
 			body = bytes.Clone(r.Raw)
 		}
-		if _, err := s.db.SQL.ExecContext(ctx, `INSERT INTO fhir_versions (type, id, version, last_updated, deleted, body) VALUES (?, ?, ?, ?, ?, ?)`,
-			r.Type, r.ID, r.Version, r.LastUpdated.UnixNano(), r.Deleted, body); err != nil {
+		if err := s.be.AppendVersion(ctx, StoredVersion{Type: r.Type, ID: r.ID, Version: r.Version, LastUpdated: r.LastUpdated, Deleted: r.Deleted, Body: body}); err != nil {
 			return fmt.Errorf("fhirstore: persist %s/%s: %w", r.Type, r.ID, err)
 		}
 	}

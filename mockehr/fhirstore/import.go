@@ -1,0 +1,261 @@
+package fhirstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Source is a set of user resources to import once into the database
+// (fixtures.Dir implements it).
+type Source interface {
+	// Fingerprint identifies the data and how it is loaded; it must change
+	// whenever either does (ehrsim's: paths, sizes and modification times of
+	// the files, and the load mode).
+	Fingerprint() string
+	// Check validates the whole set without keeping it and returns how many
+	// resources it holds, or every problem found (each naming its file and
+	// line or entry).
+	Check(ctx context.Context) (int, error)
+	// Each calls fn for every resource, in a stable order. raw is fn's to
+	// keep; where names the file and line or entry. It returns every
+	// problem found (then the caller keeps nothing), or fn's error.
+	Each(ctx context.Context, fn func(raw []byte, where string) error) error
+}
+
+// maxImportProblems bounds the problems one failed import reports.
+const maxImportProblems = 100
+
+// importSource makes the imported tier current for src: it loads the
+// saved index when the database already holds src's data, and imports it
+// otherwise.
+func (s *Store) importSource(ctx context.Context, src Source, loaded time.Time) (*imported, error) {
+	fp := src.Fingerprint()
+	st, err := s.be.ImportState(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("fhirstore: import state: %w", err)
+	}
+	if st.Status == ImportDone && st.Fingerprint == fp {
+		t0 := time.Now()
+		parts, err := s.be.IndexSnapshot(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("fhirstore: read the index of the imported set: %w", err)
+		}
+		x, err := decodeIndex(parts)
+		if err == nil {
+			s.stats.ImportSkipped = true
+			s.logger.Info("fhirstore: imported set is current, import skipped", "resources", st.Resources, "imported", st.Finished.Format(time.RFC3339), "took", time.Since(t0).Round(time.Millisecond))
+			return newImported(x, s.be, s.cache, s.logger), nil
+		}
+		s.logger.Warn("fhirstore: importing again", "err", err)
+	} else if st.Status == ImportRunning {
+		s.logger.Warn("fhirstore: the last import did not finish (killed?); importing again")
+	} else if st.Status == ImportDone {
+		s.logger.Info("fhirstore: fixture files changed; importing again")
+	}
+	return s.runImport(ctx, src, fp, loaded)
+}
+
+type importJob struct {
+	seq   uint32
+	raw   []byte
+	where string
+}
+
+type importResult struct {
+	seq   uint32
+	r     *Resource // nil: unsupported type
+	rec   []byte
+	where string
+	err   error
+}
+
+func (s *Store) runImport(ctx context.Context, src Source, fp string, loaded time.Time) (*imported, error) {
+	t0 := time.Now()
+	total, err := src.Check(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.logger.Info("fhirstore: importing fixtures into the database", "resources", total, "checked_in", time.Since(t0).Round(time.Millisecond))
+	w, err := s.be.BeginImport(ctx, fp)
+	if err != nil {
+		return nil, fmt.Errorf("fhirstore: begin import: %w", err)
+	}
+	ictx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	jobs := make(chan importJob, 512)
+	results := make(chan importResult, 512)
+	var wg sync.WaitGroup
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				res := importResult{seq: j.seq, where: j.where}
+				res.r, res.err = prepareFixture(j.raw, loaded)
+				if res.r != nil && res.err == nil {
+					res.rec = encodeRecord(res.r)
+				}
+				results <- res
+			}
+		}()
+	}
+	var eachErr error
+	var seq uint32
+	go func() {
+		eachErr = src.Each(ictx, func(raw []byte, where string) error {
+			seq++
+			select {
+			case jobs <- importJob{seq: seq, raw: raw, where: where}:
+				return nil
+			case <-ictx.Done():
+				return ictx.Err()
+			}
+		})
+		close(jobs)
+		wg.Wait()
+		close(results)
+	}()
+
+	b := newIndexBuilder()
+	var problems []error
+	var pending []*Resource // Provenance to place in a compartment once all rows are in
+	var fatal error
+	count, skipped := 0, 0
+	lastLog := time.Now()
+	for res := range results {
+		switch {
+		case fatal != nil:
+			continue // drain
+		case res.err != nil:
+			if len(problems) < maxImportProblems {
+				problems = append(problems, fmt.Errorf("%s: %w", res.where, res.err))
+			}
+			continue
+		case res.r == nil:
+			skipped++
+			continue
+		case len(problems) > 0:
+			continue
+		}
+		r := res.r
+		if err := w.Put(ictx, ImportedRow{Seq: res.seq, Type: r.Type, ID: r.ID, Record: res.rec, Body: r.Raw}); err != nil {
+			fatal = err
+			cancel()
+			continue
+		}
+		r.bseq = res.seq
+		b.add(res.seq, r)
+		if r.Type == "Provenance" && r.Patient == "" {
+			pending = append(pending, r)
+		}
+		count++
+		if time.Since(lastLog) >= 5*time.Second {
+			lastLog = time.Now()
+			s.logger.Info("fhirstore: importing", "resources", count+skipped, "of", total,
+				"percent", (count+skipped)*100/max(total, 1), "elapsed", time.Since(t0).Round(time.Second))
+		}
+	}
+	if fatal == nil && (eachErr != nil || len(problems) > 0) {
+		fatal = errors.Join(append([]error{eachErr}, problems...)...)
+	}
+	if fatal == nil {
+		fatal = s.placeProvenance(ictx, w, b, pending)
+	}
+	var x *importedIndex
+	if fatal == nil {
+		x = b.build(seq)
+		fatal = w.Finish(ictx, x.encode(8<<20), count)
+	}
+	if fatal != nil {
+		if aerr := w.Abort(ctx); aerr != nil {
+			s.logger.Error("fhirstore: dropping a failed import", "err", aerr)
+		}
+		return nil, fatal
+	}
+	s.stats.ImportTook = time.Since(t0)
+	s.logger.Info("fhirstore: imported fixtures", "resources", count, "skipped_unsupported_types", skipped,
+		"took", s.stats.ImportTook.Round(time.Millisecond), "index_mb", x.bytes()>>20)
+	return newImported(x, s.be, s.cache, s.logger), nil
+}
+
+// placeProvenance puts each Provenance without a Patient target into the
+// compartment of the first target that has one (the demo set's or the
+// imported set's), as the memory tier does at load.
+func (s *Store) placeProvenance(ctx context.Context, w ImportWriter, b *indexBuilder, pending []*Resource) error {
+	if len(pending) == 0 {
+		return nil
+	}
+	if err := w.Flush(ctx); err != nil {
+		return err
+	}
+	patientOf := func(key string) string {
+		if p := s.lookupPatientLocked(key); p != "" {
+			return p
+		}
+		typ, id, _ := cutKey(key)
+		var found string
+		_ = s.be.ReadImported(ctx, b.ids.lookup(idKey(typ, id)), func(seq uint32, rec, body []byte) error {
+			if r, err := decodeRecord(seq, rec, body); err == nil && r.Type == typ && r.ID == id {
+				found = r.Patient
+			}
+			return nil
+		})
+		return found
+	}
+	for _, r := range pending {
+		r.resolveTargets(patientOf)
+		if r.Patient == "" {
+			continue
+		}
+		if err := w.SetRecord(ctx, r.bseq, encodeRecord(r)); err != nil {
+			return err
+		}
+		b.comp.add(compKey(r.Patient, r.Type), r.bseq)
+	}
+	return nil
+}
+
+// indexBuilder accumulates the imported tier's index during an import.
+type indexBuilder struct {
+	ids, comp, toks *postingBuilder
+	strs            []strEntry
+}
+
+func newIndexBuilder() *indexBuilder {
+	return &indexBuilder{ids: newPostingBuilder(), comp: newPostingBuilder(), toks: newPostingBuilder()}
+}
+
+func (b *indexBuilder) add(seq uint32, r *Resource) {
+	b.ids.add(idKey(r.Type, r.ID), seq)
+	b.toks.add(typeKey(r.Type), seq)
+	if r.Patient != "" {
+		b.comp.add(compKey(r.Patient, r.Type), seq)
+	}
+	for i := range r.entries {
+		e := &r.entries[i]
+		p := r.param(e)
+		switch p.Kind {
+		case KindToken:
+			b.toks.add(tokKey(r.Type, p.Name, r.val(e)), seq)
+		case KindReference:
+			if p.Name != "patient" { // the compartment index answers patient=
+				b.toks.add(tokKey(r.Type, p.Name, r.val(e)), seq)
+			}
+		case KindString:
+			b.strs = append(b.strs, strEntry{key: strKey(r.Type, p.Name), val: strings.Clone(r.val(e)), seq: seq})
+		}
+	}
+}
+
+func (b *indexBuilder) build(n uint32) *importedIndex {
+	slices.SortFunc(b.strs, cmpStrEntry)
+	b.strs = slices.CompactFunc(b.strs, func(a, c strEntry) bool { return cmpStrEntry(a, c) == 0 })
+	return &importedIndex{n: n, ids: b.ids.build(), comp: b.comp.build(), toks: b.toks.build(), strs: slices.Clip(b.strs)}
+}
