@@ -59,7 +59,8 @@
 //     its client rules, so token, refresh and introspection responses repeat
 //     the same context and refreshes are checked against the rules the
 //     tokens were issued under.
-//   - CORS is ours on every route (cors in httpx.go).
+//   - CORS is ours on every route (cors in httpx.go): the one policy of
+//     mockehr/httpx, which the FHIR server applies too.
 //   - Backend services: a scenario's discovery advertises its own token
 //     endpoint (/sim/{scenario}/auth/token), so a standard client that only
 //     knows its FHIR base gets a token for its launch; client_credentials may

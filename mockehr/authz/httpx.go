@@ -4,29 +4,17 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/ehrsim/ehrsim/mockehr/httpx"
 )
 
-// cors answers browser apps (SMART 2.2 app-launch §CORS; DISC-14, X-02):
-// any origin, no credentials, preflights allowed for the headers asked.
-func cors(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		if origin := r.Header.Get("Origin"); origin != "" {
-			h.Set("Access-Control-Allow-Origin", "*")
-			h.Add("Vary", "Origin")
-		}
-		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-			if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
-				h.Set("Access-Control-Allow-Headers", rh)
-			}
-			h.Set("Access-Control-Max-Age", "600")
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
+// corsPolicy is the one CORS policy (mockehr/httpx) for the authorization
+// server's routes, which serve GET and POST.
+var corsPolicy = httpx.NewCORS(http.MethodGet, http.MethodPost)
+
+// cors answers browser apps (SMART 2.2 app-launch §CORS; DISC-14, SAP-06,
+// X-02) on a route of the authorization server.
+func cors(next http.Handler) http.Handler { return corsPolicy.Handler(next) }
 
 // usedBasic reports whether the request authenticated with HTTP Basic.
 func usedBasic(r *http.Request) bool {

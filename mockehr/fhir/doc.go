@@ -6,8 +6,9 @@
 // smart.Grant with the mockehr/scopes decision engine (SMART App Launch
 // 2.2 scopes; checklist §14b RS-01…RS-17).
 //
-// It owns HTTP, OperationOutcome errors, CORS, paging links and scope
-// enforcement. It does not own data (mockehr/fhirstore), tokens
+// It owns HTTP, OperationOutcome errors, CORS (the shared policy of
+// mockehr/httpx, put in front of every route by Mount), paging links and
+// scope enforcement. It does not own data (mockehr/fhirstore), tokens
 // (mockehr/authz resolves them through smart.GrantResolver) or the
 // .well-known/smart-configuration document, which authz serves on the same
 // bases: every route here is registered with an explicit method so that a

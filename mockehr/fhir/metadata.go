@@ -130,7 +130,6 @@ func (s *Server) capabilityStatement(base string) map[string]any {
 
 // handleMetadata serves the CapabilityStatement without auth (CS-01).
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
-	setCORS(w, r)
 	base, aerr := s.base(r)
 	if aerr == nil {
 		aerr = negotiate(r)
@@ -165,7 +164,6 @@ var styleJSON = []byte(`{
 `)
 
 func (s *Server) handleStyle(w http.ResponseWriter, r *http.Request) {
-	setCORS(w, r)
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "public, max-age=86400")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/fhirstore"
+	"github.com/ehrsim/ehrsim/mockehr/httpx"
 	"github.com/ehrsim/ehrsim/mockehr/scopes"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
@@ -123,24 +124,30 @@ func (s *Server) buildRoutes() []route {
 	}
 }
 
-// Mount registers the routes on mux, under /fhir/ and /sim/{scenario}/fhir/.
-// The method-less base and base/ patterns catch every request no route
-// serves (any other path or method), so that it too is answered with an
-// OperationOutcome (unrouted), never with ServeMux's plain-text 404/405 or
-// the site's HTML 404.
+// corsPolicy is the one CORS policy (mockehr/httpx; RS-17, CS-06) with the
+// methods of the FHIR routes.
+var corsPolicy = httpx.NewCORS(http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete)
+
+// Mount registers the routes on mux, under /fhir/ and /sim/{scenario}/fhir/,
+// every one behind the CORS policy. The method-less base and base/
+// patterns catch every request no route serves (any other path or
+// method), so that it too is answered with an OperationOutcome (unrouted),
+// never with ServeMux's plain-text 404/405 or the site's HTML 404. Any
+// OPTIONS is answered as a preflight.
 func (s *Server) Mount(mux *http.ServeMux) {
+	cors := func(h http.HandlerFunc) http.Handler { return corsPolicy.Handler(h) }
 	for _, p := range []string{"/fhir", "/sim/{scenario}/fhir"} {
 		for _, rt := range s.routes {
 			if rt.h != nil {
-				mux.HandleFunc(rt.method+" "+p+rt.path, rt.h)
+				mux.Handle(rt.method+" "+p+rt.path, cors(rt.h))
 			}
 		}
-		mux.HandleFunc("OPTIONS "+p+"/{rest...}", s.handlePreflight)
-		mux.HandleFunc(p, s.handleUnrouted)
-		mux.HandleFunc(p+"/", s.handleUnrouted)
+		mux.HandleFunc("OPTIONS "+p+"/{rest...}", corsPolicy.Preflight)
+		mux.Handle(p, cors(s.handleUnrouted))
+		mux.Handle(p+"/", cors(s.handleUnrouted))
 	}
-	mux.HandleFunc("GET "+StyleURLPath, s.handleStyle)
-	mux.HandleFunc("OPTIONS "+StyleURLPath, s.handlePreflight)
+	mux.Handle("GET "+StyleURLPath, cors(s.handleStyle))
+	mux.HandleFunc("OPTIONS "+StyleURLPath, corsPolicy.Preflight)
 }
 
 // handleUnrouted answers what no route serves, without asking for a token:
@@ -150,10 +157,9 @@ func (s *Server) Mount(mux *http.ServeMux) {
 // the path's methods in Allow.
 func (s *Server) handleUnrouted(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodOptions { // only the bare base: base/… has its own
-		s.handlePreflight(w, r)
+		corsPolicy.Preflight(w, r)
 		return
 	}
-	setCORS(w, r)
 	writeError(w, s.unrouted(r))
 }
 
@@ -286,7 +292,6 @@ type req struct {
 
 func (s *Server) authed(h func(*req) *apiError) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		setCORS(w, r)
 		rq := &req{s: s, w: w, r: r}
 		err := s.authenticate(rq)
 		if err == nil {
@@ -319,26 +324,4 @@ func negotiate(r *http.Request) *apiError {
 		return errf(http.StatusNotAcceptable, "not-supported", "Accept: "+a+" is not supported: this server speaks JSON only (application/fhir+json)")
 	}
 	return nil
-}
-
-func (s *Server) handlePreflight(w http.ResponseWriter, r *http.Request) {
-	setCORS(w, r)
-	h := w.Header()
-	h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Match, If-None-Exist")
-	h.Set("Access-Control-Max-Age", "600")
-	w.WriteHeader(http.StatusNoContent)
-}
-
-// setCORS answers browser apps from any origin (RS-17, CS-06): tokens,
-// not cookies, carry authority, so echoing the origin is safe.
-func setCORS(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	if o := r.Header.Get("Origin"); o != "" {
-		h.Set("Access-Control-Allow-Origin", o)
-		h.Add("Vary", "Origin")
-	} else {
-		h.Set("Access-Control-Allow-Origin", "*")
-	}
-	h.Set("Access-Control-Expose-Headers", "Location, ETag, Content-Location, WWW-Authenticate, Last-Modified, Retry-After")
 }
