@@ -119,6 +119,10 @@ func (l *Launch) Patient() string {
 	return ""
 }
 
+// Scenario returns the scenario id this launch was minted as or opened
+// from; "" for EHR launches (see Service.Scenario for any launch).
+func (l *Launch) Scenario() string { return l.scenario }
+
 // Code returns the launch code (the "launch" parameter) this launch was
 // minted as or opened from; "" for standalone and backend launches.
 func (l *Launch) Code() string { return l.code }

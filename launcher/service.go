@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/clients"
+	"github.com/ehrsim/ehrsim/mockehr/inspect"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 	"github.com/ehrsim/ehrsim/mockehr/store"
 )
@@ -51,6 +52,9 @@ type Options struct {
 	Now       func() time.Time
 	Rand      io.Reader    // launch ids; nil = crypto/rand
 	Logger    *slog.Logger // the API's internal errors; nil = discarded
+	// Inspector records each minted launch (the launch inspector's first
+	// event); nil records nothing.
+	Inspector *inspect.Recorder
 
 	DefaultLaunchLifetime time.Duration // 0 = 24h
 }
@@ -76,6 +80,7 @@ type Service struct {
 	lifetime time.Duration
 	seal     *sealer
 	log      *slog.Logger
+	insp     *inspect.Recorder
 
 	pruneMu   sync.Mutex
 	lastPrune time.Time
@@ -101,7 +106,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err := o.DB.Migrate(ctx, "launcher", migrations); err != nil {
 		return nil, err
 	}
-	s := &Service{base: base, db: o.DB, dir: o.Directory, clients: o.Clients, now: o.Now, rand: o.Rand, lifetime: o.DefaultLaunchLifetime, seal: sl, log: o.Logger}
+	s := &Service{base: base, db: o.DB, dir: o.Directory, clients: o.Clients, now: o.Now, rand: o.Rand, lifetime: o.DefaultLaunchLifetime, seal: sl, log: o.Logger, insp: o.Inspector}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -157,7 +162,9 @@ func (s *Service) Mint(ctx context.Context, req Request) (*Result, *Launch, erro
 			return nil, nil, fmt.Errorf("launcher: define client %s: %w", l.Client.ClientID, err)
 		}
 	}
-	return s.result(l), l, nil
+	res := s.result(l)
+	s.recordMint(l, res, adhoc)
+	return res, l, nil
 }
 
 // Open returns the launch a launch code stands for (an EHR launch's
@@ -275,4 +282,33 @@ func addQuery(rawURL string, kv ...string) string {
 	u.RawQuery = strings.Join(parts, "&")
 	u.ForceQuery = false
 	return u.String()
+}
+
+// recordMint is the launch inspector's first event of a launch.
+func (s *Service) recordMint(l *Launch, res *Result, adhoc bool) {
+	if s.insp == nil {
+		return
+	}
+	req := map[string]string{"launch_type": string(l.Type)}
+	if len(l.Patients) > 0 {
+		req["patient"] = strings.Join(l.Patients, ",")
+	}
+	for k, v := range map[string]string{"encounter": l.Encounter, "practitioner": l.Practitioner, "client_id": l.Client.ClientID,
+		"simulate_error": string(l.SimulateError), "app_launch_url": l.AppLaunchURL, "intent": l.Intent, "tenant": l.Tenant} {
+		if v != "" {
+			req[k] = v
+		}
+	}
+	if adhoc {
+		req["client"] = "launch-defined " + l.Client.ClientType
+	}
+	sum := fmt.Sprintf("%s launch minted", l.Type)
+	if l.Client.ClientID != "" {
+		sum += " for client " + l.Client.ClientID
+	}
+	if p := l.Patient(); p != "" {
+		sum += ", patient " + p
+	}
+	s.insp.Record(inspect.Event{LaunchID: l.ID, ClientID: l.Client.ClientID, Kind: inspect.KindLaunchMinted, Status: 201,
+		Summary: sum, Request: req, Response: map[string]string{"iss": res.ISS, "fhir_base_url": res.FHIRBaseURL, "launch_url": res.LaunchURL}})
 }

@@ -20,6 +20,7 @@ import (
 // request; it travels in the context to VerifyAuthRequest and Authorize.
 type authorizeCtx struct {
 	launch      *launcher.Launch
+	stale       *launcher.Launch // an expired launch the request named (for the inspector)
 	launchParam bool
 	aud         string
 	problem     string // an invalid_request description for Authorize to redirect with
@@ -47,8 +48,14 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusBadRequest, "Malformed authorization request", err.Error())
 		return
 	}
-	ctx := r.Context()
 	ac := &authorizeCtx{}
+	rec := &statusRecorder{ResponseWriter: w}
+	s.authorize(rec, r, ac)
+	s.recordAuthorize(r, ac, rec.status, rec.Header().Get("Location"))
+}
+
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, ac *authorizeCtx) {
+	ctx := r.Context()
 	s.resolveLaunch(ctx, r.Form, ac)
 	clientID := r.Form.Get("client_id")
 	if clientID == "" {
@@ -124,7 +131,7 @@ func (s *Server) resolveLaunch(ctx context.Context, form url.Values, ac *authori
 		if s.opts.Launches == nil {
 			ac.problem, ac.launchProblem = "unknown launch", true
 		} else if l, err := s.opts.Launches.Open(ctx, code); errors.Is(err, launcher.ErrExpiredLaunch) {
-			ac.problem, ac.launchProblem = "the launch has expired", true
+			ac.problem, ac.launchProblem, ac.stale = "the launch has expired", true, l
 		} else if err != nil {
 			ac.problem, ac.launchProblem = "unknown launch", true
 		} else {

@@ -150,6 +150,13 @@ func (s *Server) handleSmartConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-cache")
 	writeJSON(w, http.StatusOK, s.smartConfig(b))
+	launchID := ""
+	if b.Scenario != "" {
+		if l, err := s.openScenario(r.Context(), b.Scenario); err == nil {
+			launchID = l.ID
+		}
+	}
+	s.recordDiscovery(r, http.StatusOK, "smart-configuration", launchID)
 }
 
 // Discovery patches zitadel's OIDC document to advertise only what works

@@ -8,6 +8,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/ehrsim/ehrsim/mockehr/inspect"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
@@ -32,7 +33,13 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		s.writeOAuthError(w, r, errInvalidRequest("token is required"))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.introspect(token))
+	answer := s.introspect(token)
+	active := "active"
+	if _, ok := answer.(*introspection); !ok {
+		active = "inactive"
+	}
+	s.recordTokenUse(r, inspect.KindIntrospect, token, http.StatusOK, active)
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // introspectionCaller authenticates the caller (INT-02, INT-11): a valid
@@ -124,8 +131,10 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if e.fam.ClientID != def.id() {
+		s.recordTokenUse(r, inspect.KindRevoke, token, http.StatusBadRequest, "refused: the token was issued to another client")
 		return errUnauthorizedClient("the token was issued to another client")
 	}
+	s.recordTokenUse(r, inspect.KindRevoke, token, http.StatusOK, "revoked")
 	if e.kind == kindRefresh {
 		err = s.tokens.revokeFamily(ctx, e.fam)
 	} else {

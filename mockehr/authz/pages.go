@@ -83,6 +83,12 @@ func (s *Server) AnswerPage(w http.ResponseWriter, r *http.Request, step smart.A
 	if err != nil {
 		return "", err
 	}
+	next, err := s.answerPage(w, r, step, a, sess)
+	s.recordPage(r, a, step, next, err)
+	return next, err
+}
+
+func (s *Server) answerPage(w http.ResponseWriter, r *http.Request, step smart.AuthStep, a *authRequest, sess *browserSession) (string, error) {
 	if !sess.checkCSRF(r.PostForm.Get("csrf")) {
 		return "", &smart.PageError{Status: http.StatusForbidden, Title: "Form expired", Detail: "The form's security token does not match this browser session. Go back and try again."}
 	}

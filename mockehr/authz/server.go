@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/ehrsim/ehrsim/mockehr/inspect"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 	"github.com/ehrsim/ehrsim/mockehr/store"
 )
@@ -25,6 +26,7 @@ type Options struct {
 	Launches   LaunchService     // nil = no launches or scenarios
 	Directory  smart.Directory   // people and encounters for pages and fhirUser
 	Pages      ErrorPages        // HTML error pages (ui/authui); nil = plain pages
+	Inspector  *inspect.Recorder // the launch inspector; nil = nothing recorded
 	Discovery  DiscoveryConfig   // overrides for discovery documents
 	// Strict refuses unregistered client ids (--strict-clients); the default
 	// sandbox mode treats them as ad-hoc public clients. Strict mode also
@@ -154,6 +156,8 @@ func (s *Server) Issuer() string { return s.issuer }
 func (s *Server) Mount(mux *http.ServeMux) {
 	zitadel := http.StripPrefix("/auth", s.opHandler)
 	mux.Handle("/auth/", cors(zitadel))
+	mux.Handle("GET /auth/.well-known/openid-configuration", cors(s.recordingDiscovery("openid-configuration", zitadel)))
+	mux.Handle("GET /auth/keys", cors(s.recordingDiscovery("JWKS", zitadel)))
 	mux.Handle("/auth/oauth/token", cors(http.HandlerFunc(s.handleToken)))
 	mux.Handle("/sim/{scenario}/auth/token", cors(http.HandlerFunc(s.handleToken)))
 	mux.Handle("/auth/revoke", cors(http.HandlerFunc(s.handleRevoke)))

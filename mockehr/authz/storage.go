@@ -30,8 +30,9 @@ type storage struct {
 }
 
 type usedCode struct {
-	familyID string
-	until    time.Time
+	familyID           string
+	launchID, clientID string // for the inspector
+	until              time.Time
 }
 
 var (
@@ -164,11 +165,23 @@ func (st *storage) takeCode(code string) (*authRequest, string, error) {
 	}
 	delete(st.codes, code)
 	delete(st.requests, a.ID)
-	st.used[code] = usedCode{until: a.ExpiresAt.Add(time.Hour)}
+	u := usedCode{until: a.ExpiresAt.Add(time.Hour), clientID: a.ClientID}
+	if a.Launch != nil {
+		u.launchID = a.Launch.ID
+	}
+	st.used[code] = u
 	if !st.srv.now().Before(a.ExpiresAt) {
 		return nil, "", errCodeExpired
 	}
 	return a, "", nil
+}
+
+// usedCodeLaunch names the launch and client of a redeemed code.
+func (st *storage) usedCodeLaunch(code string) (launchID, clientID string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	u := st.used[code]
+	return u.launchID, u.clientID
 }
 
 // bindFamily records which family a redeemed code produced (for TOK-15).

@@ -124,7 +124,7 @@ func (s *Server) familyFrom(a *authRequest) *family {
 	fam.Online = set.Has(scopes.KindOnlineAccess) && !set.Has(scopes.KindOfflineAccess)
 	if l := a.Launch; l != nil {
 		fam.Context = l.Context()
-		fam.SimulateError = simulateOf(l)
+		fam.SimulateError, fam.LaunchID = simulateOf(l), l.ID
 	}
 	// The pickers (or the signed-in patient) decide these.
 	fam.Context.Patient, fam.Context.Encounter = a.Patient, a.Encounter
@@ -298,7 +298,7 @@ func (s *Server) clientCredentials(ctx context.Context, def *clientDef, r *http.
 		Audience: aud, AccessTTL: access, Client: *def, ExpiresAt: now.Add(access), AuthTime: now,
 	}
 	if l != nil {
-		fam.SimulateError = simulateOf(l)
+		fam.SimulateError, fam.LaunchID = simulateOf(l), l.ID
 	}
 	at := s.tokens.mint(kindAccess, fam, fam.Scopes, access)
 	if err := s.tokens.save(ctx, fam, true, nil, "", at); err != nil {

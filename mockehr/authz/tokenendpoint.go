@@ -86,7 +86,8 @@ func formRequest(w http.ResponseWriter, r *http.Request) error {
 // /sim/{scenario}/auth/token, which brings that launch to
 // client_credentials).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
-	resp, err := s.token(w, r)
+	resp, g, err := s.token(w, r)
+	s.recordToken(r, g, resp, err)
 	if err != nil {
 		s.writeOAuthError(w, r, err)
 		return
@@ -94,15 +95,15 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, error) {
+func (s *Server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, grantRef, error) {
 	if err := formRequest(w, r); err != nil {
-		return nil, err
+		return nil, grantRef{}, err
 	}
 	ctx := r.Context()
 	if sc := r.PathValue("scenario"); sc != "" {
 		// A scenario's own token endpoint: its assertions name it in aud.
 		if _, err := s.openScenario(ctx, sc); err != nil {
-			return nil, errInvalidRequest("this token endpoint belongs to an unknown or expired scenario: mint a new launch")
+			return nil, grantRef{}, errInvalidRequest("this token endpoint belongs to an unknown or expired scenario: mint a new launch")
 		}
 		ctx = clients.WithTokenURL(ctx, smart.FHIRBase{Origin: s.base, Scenario: sc}.ScenarioTokenURL())
 	}
@@ -110,31 +111,33 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, 
 	grant := form.Get("grant_type")
 	switch grant {
 	case "":
-		return nil, errInvalidRequest("grant_type is missing") // ERR-02
+		return nil, grantRef{}, errInvalidRequest("grant_type is missing") // ERR-02
 	case "authorization_code", "refresh_token", "client_credentials":
 	default:
-		return nil, newOAuthError("unsupported_grant_type", "grant_type %q is not supported: use authorization_code, refresh_token or client_credentials", grant)
+		return nil, grantRef{}, newOAuthError("unsupported_grant_type", "grant_type %q is not supported: use authorization_code, refresh_token or client_credentials", grant)
 	}
 	cc, err := parseClientCreds(r)
 	if err != nil {
-		return nil, err
+		return nil, grantRef{}, err
 	}
 	g := s.grantOf(ctx, r)
 	def, err := s.authenticate(ctx, r, cc, g)
 	if err != nil {
-		return nil, err
+		return nil, g, err
 	}
 	if !clientMay(def, grant) {
-		return nil, errUnauthorizedClient("client %q may not use grant_type %s (a %s client)", def.id(), grant, def.Client.Type) // ERR-05
+		return nil, g, errUnauthorizedClient("client %q may not use grant_type %s (a %s client)", def.id(), grant, def.Client.Type) // ERR-05
 	}
+	var resp *tokenResponse
 	switch grant {
 	case "authorization_code":
-		return s.codeExchange(ctx, def, form)
+		resp, err = s.codeExchange(ctx, def, form)
 	case "refresh_token":
-		return s.refresh(ctx, def, form)
+		resp, err = s.refresh(ctx, def, form)
 	default:
-		return s.clientCredentials(ctx, def, r)
+		resp, err = s.clientCredentials(ctx, def, r)
 	}
+	return resp, g, err
 }
 
 func clientMay(def *clientDef, grant string) bool {
@@ -161,6 +164,8 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 type grantRef struct {
 	def *clientDef
 	sim smart.SimulatedError
+	// launchID and clientID attribute the request for the inspector.
+	launchID, clientID string
 }
 
 // grantOf finds the grant a request presents, before the client is
@@ -170,30 +175,37 @@ func (s *Server) grantOf(ctx context.Context, r *http.Request) grantRef {
 	switch form.Get("grant_type") {
 	case "authorization_code":
 		if a, ok := s.storage.peekCode(form.Get("code")); ok {
-			return grantRef{a.Client, smart.SimulatedError(a.simulate())}
+			g := grantRef{def: a.Client, sim: smart.SimulatedError(a.simulate()), clientID: a.ClientID}
+			if a.Launch != nil {
+				g.launchID = a.Launch.ID
+			}
+			return g
 		}
+		// A redeemed code still names its launch, for the inspector.
+		launchID, clientID := s.storage.usedCodeLaunch(form.Get("code"))
+		return grantRef{launchID: launchID, clientID: clientID}
 	case "refresh_token":
 		if e, ok := s.tokens.lookup(form.Get("refresh_token")); ok && e.kind == kindRefresh {
 			c := e.fam.Client
-			return grantRef{&c, e.fam.SimulateError}
+			return grantRef{def: &c, sim: e.fam.SimulateError, launchID: e.fam.LaunchID, clientID: e.fam.ClientID}
 		}
 	case "client_credentials":
 		if l, _ := s.ccLaunch(ctx, r); l != nil {
 			id := l.Client.ClientID
 			if id == "" {
-				return grantRef{sim: simulateOf(l)}
+				return grantRef{sim: simulateOf(l), launchID: l.ID}
 			}
 			def, msg := s.resolveClient(ctx, id, l)
 			if msg != "" {
 				def = nil
 			}
-			return grantRef{def, simulateOf(l)}
+			return grantRef{def: def, sim: simulateOf(l), launchID: l.ID, clientID: id}
 		}
 	case "":
 		// Revocation: the token's own client rules (RFC 7009 §2.1).
 		if e, ok := s.tokens.lookup(form.Get("token")); ok {
 			c := e.fam.Client
-			return grantRef{def: &c}
+			return grantRef{def: &c, launchID: e.fam.LaunchID, clientID: e.fam.ClientID}
 		}
 	}
 	return grantRef{}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ type family struct {
 	Context       smart.LaunchContext  `json:"context"` // repeated by every token response and introspection
 	Audience      string               `json:"aud"`
 	SimulateError smart.SimulatedError `json:"simulate_error,omitempty"`
+	LaunchID      string               `json:"launch_id,omitempty"` // for the launch inspector
 	AccessTTL     time.Duration        `json:"access_ttl"`
 	RefreshTTL    time.Duration        `json:"refresh_ttl"`
 	Online        bool                 `json:"online,omitempty"`     // online_access refresh: dies with the login session
@@ -70,6 +72,7 @@ func grantOf(e *tokenEntry, fam *family) *smart.Grant {
 		TokenID: e.id, ClientID: fam.ClientID, Subject: fam.Subject, FHIRUser: fam.FHIRUser,
 		Scopes: e.scopes, Patient: fam.Context.Patient, Encounter: fam.Context.Encounter, Audience: fam.Audience,
 		IssuedAt: e.issuedAt, ExpiresAt: e.expiresAt, SimulateError: fam.SimulateError,
+		LaunchID: fam.LaunchID, Refreshable: fam.RefreshTTL > 0 && (slices.Contains(fam.Scopes, "offline_access") || slices.Contains(fam.Scopes, "online_access")),
 	}
 }
 

@@ -32,6 +32,7 @@ func (s *Server) authenticate(rq *req) *apiError {
 	g, err := s.grants.ResolveGrant(rq.r.Context(), token)
 	switch {
 	case errors.Is(err, smart.ErrExpiredToken):
+		rq.expired = g
 		return invalidToken("the access token has expired")
 	case errors.Is(err, smart.ErrInvalidToken):
 		return invalidToken("the access token is unknown, malformed or revoked")
@@ -40,6 +41,7 @@ func (s *Server) authenticate(rq *req) *apiError {
 	case g == nil:
 		return invalidToken("the access token is unknown")
 	case g.Expired(s.now()):
+		rq.expired = g
 		return invalidToken("the access token has expired")
 	case smart.TrimSlash(g.Audience) != base:
 		return invalidToken("the access token was issued for FHIR base " + g.Audience + ", not " + base)

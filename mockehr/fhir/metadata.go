@@ -144,6 +144,7 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeBody(w, http.StatusOK, body)
+	s.recordMetadata(r, http.StatusOK)
 }
 
 // styleJSON is the SMART style document (App Launch §styling). Its URL is

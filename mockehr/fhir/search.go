@@ -119,6 +119,7 @@ func (rq *req) writeSearchset(path string, q *fhirstore.Query, matches []*fhirst
 	defer putBuf(b)
 	b.WriteString(`{"resourceType":"Bundle","type":"searchset","total":`)
 	b.WriteString(strconv.Itoa(total))
+	rq.count = total
 	b.WriteString(`,"link":[`)
 	for i, l := range links {
 		if i > 0 {

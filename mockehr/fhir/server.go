@@ -14,6 +14,7 @@ import (
 
 	"github.com/ehrsim/ehrsim/mockehr/fhirstore"
 	"github.com/ehrsim/ehrsim/mockehr/httpx"
+	"github.com/ehrsim/ehrsim/mockehr/inspect"
 	"github.com/ehrsim/ehrsim/mockehr/scopes"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
@@ -40,6 +41,10 @@ type Options struct {
 	SlowDelay time.Duration
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Inspector records each FHIR request for the launch inspector; nil
+	// records nothing. ScenarioLaunch names the launch of a scenario id.
+	Inspector      *inspect.Recorder
+	ScenarioLaunch func(ctx context.Context, scenario string) string
 }
 
 // DefaultSlowDelay is request_slow's added latency unless
@@ -62,6 +67,9 @@ type Server struct {
 	setCount  atomic.Int64
 	revByType map[string][]string // target type → "Source:param" usable in _revinclude
 	routes    []route
+
+	inspector      *inspect.Recorder
+	scenarioLaunch func(context.Context, string) string
 }
 
 // New checks the options and builds a Server.
@@ -80,7 +88,8 @@ func New(o Options) (*Server, error) {
 		return nil, errors.Join(errs...)
 	}
 	s := &Server{store: o.Store, grants: o.Grants, baseURL: o.BaseURL, endpoints: o.Endpoints,
-		scenario: o.Scenario, slowDelay: o.SlowDelay, now: o.Now, logger: o.Logger}
+		scenario: o.Scenario, slowDelay: o.SlowDelay, now: o.Now, logger: o.Logger,
+		inspector: o.Inspector, scenarioLaunch: o.ScenarioLaunch}
 	if s.slowDelay <= 0 {
 		s.slowDelay = DefaultSlowDelay
 	}
@@ -288,11 +297,17 @@ type req struct {
 	base  string
 	grant *smart.Grant
 	set   *scopes.Set
+	// For the launch inspector: the grant of an expired token (grant is
+	// nil then), the search's total, and the status answered.
+	expired *smart.Grant
+	count   int
+	status  int
 }
 
 func (s *Server) authed(h func(*req) *apiError) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		rq := &req{s: s, w: w, r: r}
+		rq := &req{s: s, r: r, count: -1}
+		rq.w = &statusWriter{ResponseWriter: w, status: &rq.status}
 		err := s.authenticate(rq)
 		if err == nil {
 			err = negotiate(r)
@@ -302,11 +317,32 @@ func (s *Server) authed(h func(*req) *apiError) http.HandlerFunc {
 		}
 		if err != nil {
 			if err.status >= 500 {
-				s.logger.Error("fhir: request failed", "method", r.Method, "path", r.URL.Path, "err", err.msg)
+				s.logger.ErrorContext(r.Context(), "fhir: request failed", "method", r.Method, "path", r.URL.Path, "err", err.msg)
 			}
-			writeError(w, err)
+			writeError(rq.w, err)
 		}
+		s.record(rq, err)
 	}
+}
+
+// statusWriter remembers the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status *int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if *w.status == 0 {
+		*w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if *w.status == 0 {
+		*w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // negotiate accepts JSON only (FHIR R4 http §content-types); XML → 406.

@@ -29,6 +29,13 @@ type Grant struct {
 	// SimulateError is the launch's simulated error, empty when none. The
 	// FHIR server acts on those of PhaseRequest.
 	SimulateError SimulatedError
+
+	// LaunchID is the launch the authorization belongs to ("" when none),
+	// so the launch inspector can attribute FHIR requests.
+	LaunchID string
+	// Refreshable: the authorization holds a refresh token (the inspector
+	// tells an app that lets its token expire to use it).
+	Refreshable bool
 }
 
 // Expired reports whether the grant has expired at now.

@@ -36,7 +36,10 @@ type Config struct {
 	// addresses even when ehrsim listens beyond loopback (link-local and
 	// metadata addresses are always refused).
 	AllowPrivateJWKS bool
-	ConfigFile       string
+	// InspectorLaunches is how many recent launches the launch inspector
+	// keeps (events of older ones are dropped).
+	InspectorLaunches int
+	ConfigFile        string
 
 	// SMART holds the [smart] table of the TOML file: any field of the SMART
 	// discovery document (see README); zero fields keep their defaults.
@@ -88,6 +91,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		c           Config
 		strict      string
 		privateJWKS string
+		inspectorN  string
 	)
 	opts := []option{
 		{"listen", "localhost:8080", "address to listen on (host:port; port 0 picks a free one)", &c.Listen},
@@ -99,6 +103,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		{"log-level", "info", "debug | info | warn | error", &c.LogLevel},
 		{"log-format", "text", "text | json", &c.LogFormat},
 		{"strict-clients", "false", "only registered clients may authorize (default: sandbox mode)", &strict},
+		{"inspector-launches", "1000", "how many recent launches the launch inspector keeps", &inspectorN},
 		{"allow-private-jwks", "false", "fetch client JWKS URLs on loopback and private addresses even when listening beyond loopback", &privateJWKS},
 		{"config", "", "TOML configuration file", &c.ConfigFile},
 	}
@@ -188,6 +193,11 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		problems = append(problems, fmt.Sprintf("--strict-clients: %q is not true or false", strict))
 	}
 	c.StrictClients = b
+	if n, err := strconv.Atoi(inspectorN); err != nil || n < 1 || n > 1_000_000 {
+		problems = append(problems, fmt.Sprintf("--inspector-launches: %q is not a number from 1 to 1000000", inspectorN))
+	} else {
+		c.InspectorLaunches = n
+	}
 	if c.AllowPrivateJWKS, err = strconv.ParseBool(privateJWKS); err != nil {
 		problems = append(problems, fmt.Sprintf("--allow-private-jwks: %q is not true or false", privateJWKS))
 	}

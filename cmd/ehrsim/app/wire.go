@@ -13,6 +13,7 @@ import (
 	"github.com/ehrsim/ehrsim/mockehr/clients"
 	"github.com/ehrsim/ehrsim/mockehr/fhir"
 	"github.com/ehrsim/ehrsim/mockehr/fhirstore"
+	"github.com/ehrsim/ehrsim/mockehr/inspect"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 	"github.com/ehrsim/ehrsim/mockehr/store"
 	"github.com/ehrsim/ehrsim/static"
@@ -51,8 +52,14 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 	if err != nil {
 		return fmt.Errorf("client registry: %w", err)
 	}
+	events, err := inspect.NewSQLiteStore(ctx, db)
+	if err != nil {
+		return fmt.Errorf("launch inspector: %w", err)
+	}
+	insp := inspect.NewRecorder(inspect.Options{Store: events, MaxLaunches: cfg.InspectorLaunches, Logger: s.Logger})
+	go insp.Run(ctx)
 	launches, err := launcher.New(ctx, launcher.Options{
-		BaseURL: s.URL, DB: db, Directory: data, Clients: registry, Logger: s.Logger,
+		BaseURL: s.URL, DB: db, Directory: data, Clients: registry, Logger: s.Logger, Inspector: insp,
 	})
 	if err != nil {
 		return fmt.Errorf("launcher: %w", err)
@@ -72,6 +79,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 	authPages := &authui.Handler{Directory: data, Logger: s.Logger}
 	auth, err = authz.New(ctx, authz.Options{
 		Pages:      authPages,
+		Inspector:  insp,
 		BaseURL:    s.URL,
 		DB:         db,
 		Clients:    registry,
@@ -94,6 +102,13 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		Scenario: func(ctx context.Context, scenario string) error {
 			_, err := launches.OpenScenario(ctx, scenario)
 			return err
+		},
+		Inspector: insp,
+		ScenarioLaunch: func(ctx context.Context, scenario string) string {
+			if l, err := launches.OpenScenario(ctx, scenario); err == nil {
+				return l.ID
+			}
+			return ""
 		},
 		Logger: s.Logger,
 	})
@@ -127,6 +142,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 	authPages.Mount(mux)
 	(&clients.API{Registry: registry, Logger: s.Logger}).Mount(mux)
 	launches.Mount(mux)
+	(&inspect.API{Recorder: insp}).Mount(mux)
 	pages := &ui.Handler{
 		BaseURL:   s.URL,
 		Logger:    s.Logger,

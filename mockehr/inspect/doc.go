@@ -1,0 +1,35 @@
+// Package inspect is ehrsim's launch inspector: it records every protocol
+// step of a launch as an Event, judges each step against the rules a strict
+// EHR applies (Diagnostic, with a rule id, severity, message and the spec
+// section it cites), and rolls a client's recent launches up into a
+// conformance report (JSON or JUnit XML).
+//
+// It owns the event and rule model (events.go, rules.go), the Recorder
+// (recorder.go) and the report (report.go). It must not touch HTTP of the
+// authorization or FHIR servers: those call Recorder.Record with what they
+// saw and decided; the pages (ui) and the JSON API (api.go) read it.
+//
+// # Attribution
+//
+// Every event carries the launch id and client id it belongs to when they
+// are known: the launch API knows the launch it mints; the authorization
+// server knows the launch of an authorize request (its launch parameter or
+// the /sim scenario in aud) and keeps the launch id with the code and the
+// token family, so token, refresh, introspection and revocation events are
+// attributed; the FHIR server gets the launch id with the token's grant. A
+// discovery request made before any token exists (smart-configuration,
+// openid-configuration, metadata and JWKS on the plain /fhir base) names no
+// launch: it is kept unattributed for a minute and claimed by the next
+// authorize request from the same remote address and Origin, so it shows in
+// that launch's timeline (discovery on a /sim base names its launch).
+//
+// # Storage and bounds
+//
+// Events are kept in memory per launch, for the last MaxLaunches launches
+// (default 1,000; older launches are dropped whole), and written behind to
+// the Store (SQLite: table inspect_events) by one background writer in
+// batches, so recording costs the request path no database round trip and
+// a restarted server, or another instance sharing the database, reads the
+// same timelines. Subscribers (server-sent events on the timeline page and
+// the JSON API) get each new event of their launch as it is recorded.
+package inspect
