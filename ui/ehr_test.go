@@ -190,15 +190,3 @@ func TestEHRHomeBadInputIsFieldError(t *testing.T) {
 	}
 	mustContain(t, body, `id="err-app"`, "Choose one of the listed apps.")
 }
-
-func TestAge(t *testing.T) {
-	now := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
-	for _, c := range []struct{ birth, want string }{
-		{"1987-02-20", "38 y"}, {"1987-03-02", "37 y"}, {"2024-01-15", "13 mo"}, {"2023-03-02", "23 mo"},
-		{"2023-02-28", "2 y"}, {"1990", "35 y"}, {"", ""}, {"garbage", ""}, {"2030-01-01", ""},
-	} {
-		if got := age(c.birth, now); got != c.want {
-			t.Errorf("age(%q) = %q, want %q", c.birth, got, c.want)
-		}
-	}
-}

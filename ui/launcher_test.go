@@ -36,7 +36,7 @@ func TestLauncherPageRendersForm(t *testing.T) {
 	if n := strings.Count(body, `data-explanation=`); n != len(smart.SimulatedErrors) {
 		t.Errorf("%d simulated error options, want %d", n, len(smart.SimulatedErrors))
 	}
-	// Every form control has a data-testid (style.md point 7).
+	// Every form control has a data-testid (ui/doc.go: every interactive element has a data-testid).
 	for _, tag := range regexp.MustCompile(`<(input|select|textarea|button)\b[^>]*>`).FindAllString(body, -1) {
 		if strings.Contains(tag, `type="hidden"`) {
 			continue

@@ -2,9 +2,7 @@ package ui
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
@@ -17,7 +15,7 @@ type Person struct {
 }
 
 func (h *Handler) person(p smart.PersonSummary) Person {
-	return Person{PersonSummary: p, Age: age(p.BirthDate, h.now()), Sex: sexLabel(p.Gender)}
+	return Person{PersonSummary: p, Age: smart.FormatAge(p.BirthDate, h.now()), Sex: sexLabel(p.Gender)}
 }
 
 func (h *Handler) people(ps []smart.PersonSummary) []Person {
@@ -26,29 +24,6 @@ func (h *Handler) people(ps []smart.PersonSummary) []Person {
 		out[i] = h.person(p)
 	}
 	return out
-}
-
-// age formats the age at now of a YYYY-MM-DD (or YYYY, YYYY-MM) birth date,
-// in years, or months under two years as clinicians write it.
-func age(birth string, now time.Time) string {
-	var b time.Time
-	var err error
-	for _, layout := range []string{"2006-01-02", "2006-01", "2006"} {
-		if b, err = time.Parse(layout, birth); err == nil {
-			break
-		}
-	}
-	if err != nil || b.After(now) {
-		return ""
-	}
-	months := (now.Year()-b.Year())*12 + int(now.Month()-b.Month())
-	if now.Day() < b.Day() {
-		months--
-	}
-	if months < 24 {
-		return fmt.Sprintf("%d mo", months)
-	}
-	return fmt.Sprintf("%d y", months/12)
 }
 
 func sexLabel(gender string) string {

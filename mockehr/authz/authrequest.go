@@ -11,7 +11,7 @@ import (
 )
 
 // authRequest is one authorization request from /authorize until its code
-// is redeemed. It lives in memory only (DESIGN.md: short-lived state), in a
+// is redeemed. It lives in memory only (docs/architecture.md, state and storage), in a
 // bounded map. It satisfies op.AuthRequest.
 type authRequest struct {
 	ID        string

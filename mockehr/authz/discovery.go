@@ -7,6 +7,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/ehrsim/ehrsim/mockehr/apierr"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
@@ -144,12 +145,12 @@ func (s *Server) handleSmartConfig(w http.ResponseWriter, r *http.Request) {
 	b := smart.FHIRBase{Origin: s.base, Scenario: r.PathValue("scenario")}
 	if b.Scenario != "" {
 		if _, err := s.openScenario(r.Context(), b.Scenario); err != nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "unknown or expired scenario"})
+			apierr.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "unknown or expired scenario"})
 			return
 		}
 	}
 	w.Header().Set("Cache-Control", "no-cache")
-	writeJSON(w, http.StatusOK, s.smartConfig(b))
+	apierr.WriteJSON(w, http.StatusOK, s.smartConfig(b))
 	launchID := ""
 	if b.Scenario != "" {
 		if l, err := s.openScenario(r.Context(), b.Scenario); err == nil {
@@ -160,7 +161,7 @@ func (s *Server) handleSmartConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 // Discovery patches zitadel's OIDC document to advertise only what works
-// (docs/zitadel-oidc-for-smart.md §8): no implicit, no jwt-bearer, no device
+// (docs/zitadel.md, discovery): no implicit, no jwt-bearer, no device
 // flow, S256 only, our introspection and end_session, SMART scopes and algs.
 func (ss *smartServer) Discovery(ctx context.Context, r *op.Request[struct{}]) (*op.Response, error) {
 	resp, err := ss.LegacyServer.Discovery(ctx, r)

@@ -88,7 +88,7 @@ func TestAZ08_MissingAudRefused(t *testing.T) {
 	}
 }
 
-// AZ-09 and DESIGN.md: resource works as aud, one trailing slash ignored.
+// AZ-09 and docs/architecture.md (launch API contract): resource works as aud, one trailing slash ignored.
 func TestAZ09_ResourceAndTrailingSlash(t *testing.T) {
 	h := newTestServer(t)
 	res := h.mint(launcher.Request{LaunchType: "patient-standalone", Patient: "p-1", SkipLogin: true, SkipConsent: true})

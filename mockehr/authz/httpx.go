@@ -53,9 +53,3 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(oauthErrorBody{Error: e.Code, Description: e.Description})
 }
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}

@@ -8,6 +8,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/ehrsim/ehrsim/mockehr/apierr"
 	"github.com/ehrsim/ehrsim/mockehr/inspect"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
@@ -39,7 +40,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		active = "inactive"
 	}
 	s.recordTokenUse(r, inspect.KindIntrospect, token, http.StatusOK, active)
-	writeJSON(w, http.StatusOK, answer)
+	apierr.WriteJSON(w, http.StatusOK, answer)
 }
 
 // introspectionCaller authenticates the caller (INT-02, INT-11): a valid

@@ -240,7 +240,9 @@ func (s *Server) userAllowed(ctx context.Context, a *authRequest, ref string) bo
 func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	sess := s.session(r)
-	s.tokens.revokeSession(r.Context(), sess.sessionID())
+	if err := s.tokens.revokeSession(r.Context(), sess.sessionID()); err != nil {
+		s.log.ErrorContext(r.Context(), "end_session: revoking the session's online_access tokens failed", "err", err)
+	}
 	sess.signOut()
 	if err := sess.save(w, r); err != nil {
 		s.log.WarnContext(r.Context(), "end_session: the session cookie could not be cleared", "err", err)

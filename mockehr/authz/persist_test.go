@@ -8,7 +8,7 @@ import (
 	"github.com/ehrsim/ehrsim/mockehr/store"
 )
 
-// Tokens, refresh tokens and signing keys survive a restart (DESIGN.md state).
+// Tokens, refresh tokens and signing keys survive a restart (docs/architecture.md, state and storage).
 func TestRestartKeepsTokensAndKeys(t *testing.T) {
 	h := newTestServer(t)
 	body := refreshable(t, h, "openid", "fhirUser", "offline_access", "patient/*.rs")

@@ -79,7 +79,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		o.Now = time.Now
 	}
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{opts: o, base: strings.TrimRight(o.BaseURL, "/"), log: o.Logger}
 	s.issuer = smart.Issuer(s.base)
@@ -139,7 +139,9 @@ func (s *Server) sweeper(ctx context.Context) {
 			return
 		case <-t.C:
 			s.storage.sweep()
-			s.tokens.sweep(context.WithoutCancel(ctx))
+			if err := s.tokens.sweep(context.WithoutCancel(ctx)); err != nil {
+				s.log.WarnContext(ctx, "token sweep failed; it is retried in a minute", "err", err)
+			}
 		}
 	}
 }

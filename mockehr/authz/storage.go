@@ -11,7 +11,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// maxAuthRequests bounds the in-memory auth requests (DESIGN.md: short-lived
+// maxAuthRequests bounds the in-memory auth requests (docs/architecture.md, state and storage: short-lived
 // state must be bounded). When full, expired ones are dropped first; if none
 // expired, new requests are refused with temporarily_unavailable.
 const maxAuthRequests = 100_000
@@ -337,7 +337,7 @@ func (st *storage) Health(context.Context) error { return nil }
 
 // SetUserinfoFromRequest puts sub and fhirUser (an absolute URL, OIDC-08)
 // into the id_token. Subject must be set or zitadel blanks the id_token's
-// sub (docs/zitadel-oidc-for-smart.md §6).
+// sub (docs/zitadel.md, fhirUser and sub in the id_token).
 func (st *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, granted []string) error {
 	ui.Subject = req.GetSubject()
 	var url string

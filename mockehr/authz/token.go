@@ -141,7 +141,7 @@ func (s *Server) familyFrom(a *authRequest) *family {
 	return fam
 }
 
-// lifetimes: launch, then client, then server defaults (DESIGN.md lifetimes).
+// lifetimes: launch, then client, then server defaults (docs/architecture.md, launch API contract).
 func (s *Server) lifetimes(l *launcher.Launch, c *clients.Client) (access, refresh time.Duration) {
 	access, refresh = s.opts.AccessTokenLifetime, s.opts.RefreshTokenLifetime
 	if c != nil && c.AccessTokenLifetime > 0 {

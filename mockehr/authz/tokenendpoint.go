@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/ehrsim/ehrsim/mockehr/apierr"
 	"github.com/ehrsim/ehrsim/mockehr/clients"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
@@ -92,7 +93,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeOAuthError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	apierr.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, grantRef, error) {
@@ -155,7 +156,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		s.writeOAuthError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	apierr.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // grantRef is what a token or revocation request presents: the client

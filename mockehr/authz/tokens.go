@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -252,9 +253,9 @@ func (ts *tokenStore) revokeToken(ctx context.Context, handle string, e *tokenEn
 
 // revokeSession kills the online_access families of a login session
 // (SMART app-launch §refresh: online_access ends with the user's session).
-func (ts *tokenStore) revokeSession(ctx context.Context, sessionID string) {
+func (ts *tokenStore) revokeSession(ctx context.Context, sessionID string) error {
 	if sessionID == "" {
-		return
+		return nil
 	}
 	ts.famMu.Lock()
 	var fams []*family
@@ -264,13 +265,15 @@ func (ts *tokenStore) revokeSession(ctx context.Context, sessionID string) {
 		}
 	}
 	ts.famMu.Unlock()
+	var errs []error
 	for _, f := range fams {
-		ts.revokeFamily(ctx, f)
+		errs = append(errs, ts.revokeFamily(ctx, f))
 	}
 	// Families issued before a restart may not be in memory yet (tokens load
 	// lazily): revoke them on disk so they never load.
-	ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET revoked = 1
+	_, err := ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET revoked = 1
 		WHERE revoked = 0 AND json_extract(CAST(data AS TEXT), '$.session_id') = ? AND json_extract(CAST(data AS TEXT), '$.online') = 1`, sessionID)
+	return errors.Join(append(errs, err)...)
 }
 
 // loadOne reads the token with hash h from the database and keeps it in
@@ -310,7 +313,7 @@ func (ts *tokenStore) loadOne(ctx context.Context, h [32]byte) (*tokenEntry, boo
 }
 
 // sweep drops expired tokens and families from memory and disk.
-func (ts *tokenStore) sweep(ctx context.Context) {
+func (ts *tokenStore) sweep(ctx context.Context) error {
 	now := ts.now()
 	for i := range ts.shards {
 		sh := &ts.shards[i]
@@ -329,8 +332,9 @@ func (ts *tokenStore) sweep(ctx context.Context) {
 		}
 	}
 	ts.famMu.Unlock()
-	ts.db.SQL.ExecContext(ctx, `DELETE FROM authz_tokens WHERE expires_at <= ?`, now.UnixMilli())
-	ts.db.SQL.ExecContext(ctx, `DELETE FROM authz_families WHERE expires_at <= ?`, now.Unix())
+	_, err1 := ts.db.SQL.ExecContext(ctx, `DELETE FROM authz_tokens WHERE expires_at <= ?`, now.UnixMilli())
+	_, err2 := ts.db.SQL.ExecContext(ctx, `DELETE FROM authz_families WHERE expires_at <= ?`, now.Unix())
+	return errors.Join(err1, err2)
 }
 
 // ResolveGrant implements smart.GrantResolver: one hash and one map lookup,

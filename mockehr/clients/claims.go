@@ -28,7 +28,7 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 }
 
 // contains reports whether the audience names url; like every URL
-// comparison in ehrsim it ignores one trailing slash (DESIGN.md).
+// comparison in ehrsim it ignores one trailing slash (docs/architecture.md, aud matching).
 func (a audience) contains(url string) bool {
 	for _, s := range a {
 		if smart.TrimSlash(s) == smart.TrimSlash(url) {

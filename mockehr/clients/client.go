@@ -10,7 +10,7 @@ import (
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
-// Client types (DESIGN.md client.client_type, plus backend services).
+// Client types (docs/architecture.md launch API contract, client.client_type, plus backend services).
 const (
 	TypePublic     = "public"
 	TypeSymmetric  = "confidential-symmetric"

@@ -29,7 +29,7 @@
 // # Why our own assertion verifier
 //
 // zitadel/oidc's private_key_jwt check cannot serve SMART (see
-// docs/zitadel-oidc-for-smart.md §5): it requires aud to contain the issuer
+// docs/zitadel.md, private_key_jwt): it requires aud to contain the issuer
 // (SMART sends the token URL), accepts only RS256/ES256/PS256 (SMART needs
 // RS384 and ES384), requires iat (SMART does not send it) and never checks
 // jti for replay. AssertionVerifier checks exactly the SMART rules

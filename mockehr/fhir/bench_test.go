@@ -55,7 +55,7 @@ func serve(b *testing.B, mux *http.ServeMux, path string, want int) {
 }
 
 // BenchmarkRead is a FHIR read with token resolution and scope check
-// through the mux (target ≥ 10,000 req/s on 2 cores, DESIGN.md).
+// through the mux (target ≥ 10,000 req/s on 2 cores, docs/architecture.md performance targets).
 func BenchmarkRead(b *testing.B) {
 	g := &smart.Grant{Scopes: []string{"launch", "openid", "fhirUser", "patient/*.rs"}, Patient: "gp42", Audience: "http://localhost:8080/fhir"}
 	mux, _ := benchServer(b, fhirtest.Generate(100), g)
@@ -85,7 +85,7 @@ func generated(b *testing.B, n int) []json.RawMessage {
 }
 
 // BenchmarkSearch compares 100 and 10,000 generated patients (fixtures
-// package): the cost must not grow with the data set (DESIGN.md: within
+// package): the cost must not grow with the data set (docs/architecture.md performance targets: within
 // 2×). The name query uses patient 42's given and family name; its match
 // count is reported, since generated names can repeat.
 func BenchmarkSearch(b *testing.B) {

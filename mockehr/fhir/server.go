@@ -97,7 +97,7 @@ func New(o Options) (*Server, error) {
 		s.now = time.Now
 	}
 	if s.logger == nil {
-		s.logger = slog.Default()
+		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.endpoints == nil {
 		s.endpoints = func(smart.FHIRBase) smart.Endpoints { return smart.Endpoints{} }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -176,16 +175,12 @@ func (h *Handler) patients(ctx context.Context, p *smart.PendingAuth, q string) 
 	return out
 }
 
+// age is the picker's age text (smart.FormatAge, the one format).
 func age(birth string, now time.Time) string {
-	t, err := time.Parse("2006-01-02", birth)
-	if err != nil {
-		return "age unknown"
+	if a := smart.FormatAge(birth, now); a != "" {
+		return a
 	}
-	y := now.Year() - t.Year()
-	if now.YearDay() < t.YearDay() {
-		y--
-	}
-	return strconv.Itoa(y) + " y"
+	return "age unknown"
 }
 
 func personDetail(p smart.PersonSummary, now time.Time) string {
