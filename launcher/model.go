@@ -68,22 +68,22 @@ type FHIRContextItem = smart.FHIRContextItem
 // server and the simulated EHR need to play it. It travels sealed inside the
 // launch code and the /sim/{scenario} path segment.
 type Launch struct {
-	ID                string            `json:"id"`
-	Type              LaunchType        `json:"launch_type"`
-	Patients          []string          `json:"patients,omitempty"`  // one = fixed patient; several = picker limited to them; none = picker over all
-	Encounter         string            `json:"encounter,omitempty"` // resolved id; empty = none
-	Practitioner      string            `json:"practitioner,omitempty"`
-	FHIRContext       []FHIRContextItem `json:"fhir_context,omitempty"`
-	NeedPatientBanner *bool             `json:"need_patient_banner,omitempty"`
-	SmartStyleURL     string            `json:"smart_style_url,omitempty"`
-	Intent            string            `json:"intent,omitempty"`
-	Tenant            string            `json:"tenant,omitempty"`
-	SkipLogin         bool              `json:"skip_login,omitempty"`
-	SkipConsent       bool              `json:"skip_consent,omitempty"`
-	Client            Client            `json:"client,omitzero"`
-	SimulateError     string            `json:"simulate_error,omitempty"`
-	AppLaunchURL      string            `json:"app_launch_url,omitempty"`
-	LaunchOnce        bool              `json:"launch_once,omitempty"`
+	ID                string               `json:"id"`
+	Type              LaunchType           `json:"launch_type"`
+	Patients          []string             `json:"patients,omitempty"`  // one = fixed patient; several = picker limited to them; none = picker over all
+	Encounter         string               `json:"encounter,omitempty"` // resolved id; empty = none
+	Practitioner      string               `json:"practitioner,omitempty"`
+	FHIRContext       []FHIRContextItem    `json:"fhir_context,omitempty"`
+	NeedPatientBanner *bool                `json:"need_patient_banner,omitempty"`
+	SmartStyleURL     string               `json:"smart_style_url,omitempty"`
+	Intent            string               `json:"intent,omitempty"`
+	Tenant            string               `json:"tenant,omitempty"`
+	SkipLogin         bool                 `json:"skip_login,omitempty"`
+	SkipConsent       bool                 `json:"skip_consent,omitempty"`
+	Client            Client               `json:"client,omitzero"`
+	SimulateError     smart.SimulatedError `json:"simulate_error,omitempty"`
+	AppLaunchURL      string               `json:"app_launch_url,omitempty"`
+	LaunchOnce        bool                 `json:"launch_once,omitempty"`
 
 	AccessTokenLifetime  int `json:"access_token_lifetime,omitempty"`  // seconds; 0 = server default
 	RefreshTokenLifetime int `json:"refresh_token_lifetime,omitempty"` // seconds; 0 = server default

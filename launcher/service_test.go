@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/clients"
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
 var ctx = context.Background()
@@ -68,7 +69,7 @@ func TestMintOpenRoundTripsEveryField(t *testing.T) {
 		ID: res.ID, Type: ProviderEHR, Patients: []string{"pt-1"}, Encounter: "enc-1z", Practitioner: "pr-2",
 		FHIRContext: req.FHIRContext, NeedPatientBanner: req.NeedPatientBanner, SmartStyleURL: req.SmartStyleURL,
 		Intent: req.Intent, Tenant: req.Tenant, SkipLogin: true, SkipConsent: true, Client: req.Client,
-		SimulateError: req.SimulateError, AppLaunchURL: req.AppLaunchURL, LaunchOnce: true,
+		SimulateError: smart.SimulatedError(req.SimulateError), AppLaunchURL: req.AppLaunchURL, LaunchOnce: true,
 		AccessTokenLifetime: 120, RefreshTokenLifetime: 7200,
 		CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(24 * time.Hour), code: res.Launch,
 	}

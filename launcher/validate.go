@@ -28,7 +28,7 @@ func (s *Service) build(ctx context.Context, req Request) (*Launch, error) {
 		Tenant:               req.Tenant,
 		SkipLogin:            req.SkipLogin,
 		SkipConsent:          req.SkipConsent,
-		SimulateError:        req.SimulateError,
+		SimulateError:        smart.SimulatedError(req.SimulateError),
 		AppLaunchURL:         req.AppLaunchURL,
 		LaunchOnce:           req.LaunchOnce,
 		AccessTokenLifetime:  req.AccessTokenLifetime,

@@ -179,7 +179,7 @@ func (h *Handler) ehrScreen(w http.ResponseWriter, r *http.Request, code string)
 		AppSrc:        src,
 		AppName:       l.Client.ClientID,
 		LaunchType:    string(l.Type),
-		SimulateError: l.SimulateError,
+		SimulateError: string(l.SimulateError),
 	}
 	if pid := l.Patient(); pid != "" {
 		if ps, err := h.Directory.Patient(ctx, pid); err == nil {

@@ -184,7 +184,7 @@ func simulateOf(l *launcher.Launch) smart.SimulatedError {
 	if l == nil {
 		return ""
 	}
-	return smart.SimulatedError(l.SimulateError)
+	return l.SimulateError
 }
 
 // VerifyAuthRequest hands zitadel the client handleAuthorize resolved.

@@ -71,7 +71,7 @@ func (a *authRequest) simulate() string {
 	if a.Launch == nil {
 		return ""
 	}
-	return a.Launch.SimulateError
+	return string(a.Launch.SimulateError)
 }
 
 func rawScopes(ss []scopes.Scope) []string {
