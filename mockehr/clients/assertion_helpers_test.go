@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/ehrsim/ehrsim/mockehr/smarttest"
 )
 
 const testBase = "http://127.0.0.1:4000"
@@ -99,7 +101,7 @@ var jtiCounter int
 
 // claimsFor are valid SMART assertion claims for client id at clk's time:
 // iss = sub = id, aud = token URL, exp = now + 4 min, a fresh jti, no iat.
-func claimsFor(id string, clk *clock) map[string]any {
+func claimsFor(id string, clk *smarttest.Clock) map[string]any {
 	jtiCounter++
 	return map[string]any{
 		"iss": id, "sub": id, "aud": testTokenURL,
@@ -110,7 +112,7 @@ func claimsFor(id string, clk *clock) map[string]any {
 
 type verifierEnv struct {
 	t   testing.TB
-	clk *clock
+	clk *smarttest.Clock
 	reg *Registry
 	v   *AssertionVerifier
 	dir string

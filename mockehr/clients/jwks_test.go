@@ -66,12 +66,12 @@ func TestBES14_JWKSURLHonoursMaxAge(t *testing.T) {
 	if srv.accept != "application/json" {
 		t.Fatalf("Accept = %q, want application/json", srv.accept)
 	}
-	e.clk.Advance(59 * time.Second)
+	e.clk.Add(59 * time.Second)
 	e.wantOK(sign(t, k, jose.ES384, "url-key", nil, claimsFor("by-url", e.clk)), "", "by-url")
 	if n := srv.count(); n != 1 {
 		t.Fatalf("fetches within max-age = %d, want 1", n)
 	}
-	e.clk.Advance(2 * time.Second)
+	e.clk.Add(2 * time.Second)
 	e.wantOK(sign(t, k, jose.ES384, "url-key", nil, claimsFor("by-url", e.clk)), "", "by-url")
 	if n := srv.count(); n != 2 {
 		t.Fatalf("fetches after max-age = %d, want 2", n)

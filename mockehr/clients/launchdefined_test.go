@@ -17,19 +17,19 @@ func TestLaunchDefinedClientsLiveWhileTheirLaunchOrTokensLive(t *testing.T) {
 		t.Fatalf("unknown id: %v %v, want none", got, err)
 	}
 	pub := Client{ID: "adhoc-x", Type: TypePublic, RedirectURIs: []string{base + "/cb"}}
-	if err := r.DefineLaunchClient(ctx, pub, "", clk.t.Add(time.Hour)); err != nil {
+	if err := r.DefineLaunchClient(ctx, pub, "", clk.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	// The same definition again only extends its row.
-	if err := r.DefineLaunchClient(ctx, pub, "", clk.t.Add(2*time.Hour)); err != nil {
+	if err := r.DefineLaunchClient(ctx, pub, "", clk.Now().Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(time.Second)
+	clk.Add(time.Second)
 	sym := Client{ID: "adhoc-x", Type: TypeSymmetric}
-	if err := r.DefineLaunchClient(ctx, sym, "s3cret", clk.t.Add(time.Hour)); err != nil {
+	if err := r.DefineLaunchClient(ctx, sym, "s3cret", clk.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.DefineLaunchClient(ctx, sym, "", clk.t.Add(time.Hour)); err == nil {
+	if err := r.DefineLaunchClient(ctx, sym, "", clk.Now().Add(time.Hour)); err == nil {
 		t.Fatal("a confidential-symmetric definition without a secret was accepted")
 	}
 
@@ -42,7 +42,7 @@ func TestLaunchDefinedClientsLiveWhileTheirLaunchOrTokensLive(t *testing.T) {
 	if len(got) != 2 || got[0].Type != TypeSymmetric || got[1].Type != TypePublic {
 		t.Fatalf("definitions = %+v, want the symmetric (newest) then the public one", got)
 	}
-	if got[1].RedirectURIs[0] != base+"/cb" || !got[1].ExpiresAt.Equal(clk.t.Add(-time.Second).Add(2*time.Hour).Truncate(time.Second)) {
+	if got[1].RedirectURIs[0] != base+"/cb" || !got[1].ExpiresAt.Equal(clk.Now().Add(-time.Second).Add(2*time.Hour).Truncate(time.Second)) {
 		t.Errorf("public definition = %+v", got[1])
 	}
 	if !got[0].CheckSecret("s3cret") || got[0].CheckSecret("s3creT") || got[0].CheckSecret("") || got[1].CheckSecret("s3cret") {
@@ -50,18 +50,18 @@ func TestLaunchDefinedClientsLiveWhileTheirLaunchOrTokensLive(t *testing.T) {
 	}
 
 	// After the launch expired only the extended definitions live on.
-	clk.Advance(90 * time.Minute)
+	clk.Add(90 * time.Minute)
 	if got, _ := r.LaunchClients(ctx, "adhoc-x"); len(got) != 1 || got[0].Type != TypePublic {
 		t.Fatalf("after 90 min: %+v, want only the public definition (2 h)", got)
 	}
-	if err := r.ExtendLaunchClient(ctx, "adhoc-x", clk.t.Add(24*time.Hour)); err != nil {
+	if err := r.ExtendLaunchClient(ctx, "adhoc-x", clk.Now().Add(24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(12 * time.Hour)
+	clk.Add(12 * time.Hour)
 	if got, _ := r.LaunchClients(ctx, "adhoc-x"); len(got) != 1 {
 		t.Fatalf("after extension: %+v, want the public definition", got)
 	}
-	clk.Advance(13 * time.Hour)
+	clk.Add(13 * time.Hour)
 	if got, _ := r.LaunchClients(ctx, "adhoc-x"); len(got) != 0 {
 		t.Fatalf("after everything expired: %+v, want none", got)
 	}

@@ -7,15 +7,13 @@ import (
 	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/smart"
+	"github.com/ehrsim/ehrsim/mockehr/smarttest"
 	"github.com/ehrsim/ehrsim/mockehr/store"
 )
 
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time          { return c.t }
-func (c *clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
-
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
+func newClock() *smarttest.Clock {
+	return smarttest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+}
 
 func openDB(t testing.TB, dir string) *store.DB {
 	t.Helper()
@@ -27,7 +25,7 @@ func openDB(t testing.TB, dir string) *store.DB {
 	return db
 }
 
-func newRegistry(t testing.TB, dir, base string, clk *clock) *Registry {
+func newRegistry(t testing.TB, dir, base string, clk *smarttest.Clock) *Registry {
 	t.Helper()
 	r, err := NewRegistry(context.Background(), openDB(t, dir), RegistryOptions{BaseURL: base, Now: clk.Now})
 	if err != nil {
@@ -47,7 +45,7 @@ func TestRegistryCRUDPersistsAcrossReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Name != "app-1" || got.PKCE != PKCERequired || got.Scope != "launch openid" || !got.HasSecret || !got.CreatedAt.Equal(clk.t) {
+	if got.Name != "app-1" || got.PKCE != PKCERequired || got.Scope != "launch openid" || !got.HasSecret || !got.CreatedAt.Equal(clk.Now()) {
 		t.Fatalf("created = %+v", got)
 	}
 	if _, err := r.Create(ctx, c, "x"); !errors.Is(err, ErrExists) {
@@ -57,14 +55,14 @@ func TestRegistryCRUDPersistsAcrossReopen(t *testing.T) {
 		t.Fatal("CheckSecret gave a wrong answer")
 	}
 
-	clk.Advance(time.Hour)
+	clk.Add(time.Hour)
 	got.Scope = "launch"
 	got.PKCE = PKCEOptional
 	upd, err := r.Update(ctx, *got, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if upd.Scope != "launch" || upd.PKCE != PKCEOptional || !upd.UpdatedAt.Equal(clk.t) || !upd.CreatedAt.Equal(got.CreatedAt) {
+	if upd.Scope != "launch" || upd.PKCE != PKCEOptional || !upd.UpdatedAt.Equal(clk.Now()) || !upd.CreatedAt.Equal(got.CreatedAt) {
 		t.Fatalf("updated = %+v", upd)
 	}
 	if !r.CheckSecret(ctx, "app-1", "s3cret-value") {
