@@ -1,6 +1,7 @@
 // Package ui renders ehrsim's own pages with templ: the launcher page, the
-// simulated EHR, the clients page, the docs page and the site-wide error
-// pages. Each page has a view-model struct and a templ component; handlers
+// simulated EHR, the clients page, the docs page, the launch inspector's
+// pages (/inspect, /inspect/{launch id}, /clients/{id}/report) and the
+// site-wide error pages. Each page has a view-model struct and a templ component; handlers
 // build the view model and render. The authorization server's pages
 // (login, pickers, consent) live in ui/authui; the frame in ui/layout.
 //
@@ -31,6 +32,14 @@
 //     Content-Security-Policy: frame-ancestors 'self' and X-Frame-Options:
 //     SAMEORIGIN (as the authorization pages do): same-origin framing
 //     only. The sample app is served by package static, not here.
+//   - The inspector pages read the launch inspector (mockehr/inspect)
+//     through the Inspector interface. The timeline follows a running
+//     launch with static/js/inspect.js: it listens to the launch's
+//     server-sent events and, when more events arrived than the page shows,
+//     fetches the page again and swaps the timeline in, so the live view is
+//     the server's rendering and a reload without JavaScript shows the same.
+//     /inspect?launch= accepts a launch id, a launch code or a /sim scenario
+//     id (what an app knows) and redirects to the launch's timeline.
 //   - The simulated errors the launcher offers and explains, and the
 //     simulated EHR's badge, come from the catalogue smart.SimulatedErrors.
 package ui

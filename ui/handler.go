@@ -45,6 +45,8 @@ type Handler struct {
 	Launches  Launches
 	Directory smart.Directory
 	Clients   Clients
+	// Inspector feeds the launch inspector's pages (/inspect, client reports).
+	Inspector Inspector
 	// Now is the clock for ages in banners and pickers; nil = time.Now.
 	Now func() time.Time
 }
@@ -63,6 +65,9 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /clients/{id}", h.clientsEdit)
 	mux.HandleFunc("POST /clients/{id}", h.clientsUpdate)
 	mux.HandleFunc("POST /clients/{id}/delete", h.clientsDelete)
+	mux.HandleFunc("GET /clients/{id}/report", h.inspectReport)
+	mux.HandleFunc("GET /inspect", h.inspectList)
+	mux.HandleFunc("GET /inspect/{id}", h.inspectTimeline)
 	mux.HandleFunc("GET /docs", func(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusOK, docsPage(DocsPage{BaseURL: h.base()}))
 	})

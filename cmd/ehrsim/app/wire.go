@@ -149,6 +149,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		Launches:  launches,
 		Directory: data,
 		Clients:   registry,
+		Inspector: insp,
 	}
 	pages.Mount(mux)
 	step("FHIR server and routes")
