@@ -227,3 +227,29 @@ func TestInspectorSloppyAppDiagnostics(t *testing.T) {
 		t.Fatalf("JUnit %+v", suites)
 	}
 }
+
+// A simulated error is in the timeline as injected, beside the step it
+// failed.
+func TestInspectorRecordsSimulatedErrors(t *testing.T) {
+	t.Parallel()
+	s := ehrsimtest.Start(t)
+	var minted struct{ ID, Launch, ISS string }
+	json.Unmarshal(post(t, s.Base+"/api/launches", map[string]any{"launch_type": "provider-ehr", "patient": "pat-amy-shaw",
+		"skip_login": true, "skip_consent": true, "simulate_error": "token_server_error"}, http.StatusCreated), &minted)
+	f := &inspectFlow{t: t, s: s, clientID: "sample-app", redirect: s.Base + "/sample-app/index.html", launchID: minted.ID, launch: minted.Launch, iss: minted.ISS,
+		c: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	verifier := strings.Repeat("e", 43)
+	q := f.authorize(map[string]string{"state": "st", "code_challenge": s256(verifier), "code_challenge_method": "S256"})
+	if status, _ := tokenPost(t, s.TokenURL, url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")},
+		"redirect_uri": {f.redirect}, "client_id": {"sample-app"}, "code_verifier": {verifier}}); status != 500 {
+		t.Fatalf("token = %d, want the simulated 500", status)
+	}
+	body := f.events()
+	got := kinds(body.Events)
+	if want := []string{"launch.minted", "authorize", "code.issued", "token", "simulated_error"}; !slices.Equal(got, want) {
+		t.Fatalf("timeline %v, want %v", got, want)
+	}
+	if e := body.Events[4]; e.Request["simulate_error"] != "token_server_error" || e.Status != 500 {
+		t.Errorf("simulated error event %+v", e)
+	}
+}

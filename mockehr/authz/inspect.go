@@ -189,6 +189,9 @@ func (s *Server) recordAuthorize(r *http.Request, ac *authorizeCtx, status int, 
 	e.Summary = fmt.Sprintf("%s authorize by %s → %d", r.Method, clientID, status)
 	s.outcome(&e, location)
 	in.Record(e)
+	if sim, ok := inspect.Simulated(e); ok {
+		in.Record(sim)
+	}
 	if e.Response["code"] != "" {
 		in.Record(inspect.Event{LaunchID: launchID, ClientID: clientID, Kind: inspect.KindCodeIssued,
 			Summary: "authorization code issued (no page needed)", Response: map[string]string{"redirect_uri": f.Get("redirect_uri")}})
@@ -364,6 +367,9 @@ func (s *Server) recordToken(r *http.Request, g grantRef, resp *tokenResponse, e
 			"the client assertion's jti was already used")
 	}
 	in.Record(e)
+	if sim, ok := inspect.Simulated(e); ok {
+		in.Record(sim)
+	}
 }
 
 func clientAuthMethod(r *http.Request) string {

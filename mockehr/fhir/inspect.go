@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ehrsim/ehrsim/mockehr/inspect"
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
 // record tells the launch inspector about one FHIR request: what was asked,
@@ -70,6 +71,12 @@ func (s *Server) record(rq *req, aerr *apiError) {
 		e.Check(inspect.RuleOtherPatient, other != "", "the app asked for patient "+other+", not the launch's patient "+g.Patient)
 	}
 	in.Record(e)
+	if sim, ok := inspect.Simulated(e); ok {
+		in.Record(sim)
+	} else if g.SimulateError == smart.SimRequestSlow && !expired {
+		in.Record(inspect.Event{LaunchID: g.LaunchID, ClientID: g.ClientID, Kind: inspect.KindSimulatedError, Status: e.Status,
+			Summary: "simulated error request_slow injected at fhir: the answer was delayed", Request: map[string]string{"simulate_error": string(smart.SimRequestSlow)}})
+	}
 }
 
 // otherPatient returns the patient id a request targets when it is not

@@ -137,3 +137,19 @@ func Count(events []Event) (errors, warnings int) {
 	}
 	return errors, warnings
 }
+
+// Simulated is the simulated_error event that accompanies e when e's error
+// was a simulated one (the launch asked for it): the timeline says the
+// failure was injected, and by which name.
+func Simulated(e Event) (Event, bool) {
+	i := strings.Index(e.Error, "simulated error ")
+	if i < 0 {
+		return Event{}, false
+	}
+	name := strings.TrimPrefix(e.Error[i:], "simulated error ")
+	if j := strings.IndexAny(name, " :)"); j >= 0 {
+		name = name[:j]
+	}
+	return Event{LaunchID: e.LaunchID, ClientID: e.ClientID, At: e.At, Kind: KindSimulatedError, Status: e.Status,
+		Summary: "simulated error " + name + " injected at " + string(e.Kind), Request: map[string]string{"simulate_error": name}}, true
+}
