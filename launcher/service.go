@@ -84,6 +84,7 @@ type Service struct {
 
 	pruneMu   sync.Mutex
 	lastPrune time.Time
+	opened    openCache
 }
 
 // New loads (creating on first use) the sealing key and the launcher's tables.
@@ -179,19 +180,52 @@ func (s *Service) OpenScenario(ctx context.Context, scenario string) (*Launch, e
 }
 
 func (s *Service) open(v, purpose string) (*Launch, error) {
-	l, err := s.seal.open(v, purpose)
-	if err != nil {
-		return nil, ErrUnknownLaunch
+	l, ok := s.opened.get(purpose + "\x00" + v)
+	if !ok {
+		var err error
+		if l, err = s.seal.open(v, purpose); err != nil {
+			return nil, ErrUnknownLaunch
+		}
+		if purpose == purposeLaunch {
+			l.code = v
+		} else {
+			l.scenario = v
+		}
+		s.opened.put(purpose+"\x00"+v, l)
 	}
-	if purpose == purposeLaunch {
-		l.code = v
-	} else {
-		l.scenario = v
+	cp := *l // a shallow copy: callers may set fields, never change its slices
+	if cp.Expired(s.now()) {
+		return &cp, ErrExpiredLaunch
 	}
-	if l.Expired(s.now()) {
-		return l, ErrExpiredLaunch
+	return &cp, nil
+}
+
+// openCache remembers launches already opened, by their sealed string: a
+// scenario's FHIR base is opened on every FHIR request, and opening
+// (AES-GCM, inflate, JSON) costs far more than the request's token lookup.
+// A sealed string always opens to the same launch, so entries never go
+// stale; the cache is bounded by dropping everything when full.
+type openCache struct {
+	mu sync.Mutex
+	m  map[string]*Launch
+}
+
+const openCacheMax = 4096
+
+func (c *openCache) get(k string) (*Launch, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.m[k]
+	return l, ok
+}
+
+func (c *openCache) put(k string, l *Launch) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= openCacheMax {
+		c.m = make(map[string]*Launch)
 	}
-	return l, nil
+	c.m[k] = l
 }
 
 // Framed returns the variant of EHR launch l that the simulated EHR plays
