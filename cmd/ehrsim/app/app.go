@@ -48,6 +48,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return keysCommand(ctx, args[1:], getenv, stdout)
 		case "load":
 			return loadCommand(ctx, args[1:], getenv, stdout)
+		case "report":
+			return reportCommand(ctx, args[1:], getenv, stdout)
 		case "version", "--version":
 			return versionCommand(args[1:], stdout)
 		case "help", "-h", "--help":
@@ -85,6 +87,9 @@ Usage:
   ehrsim keys rotate [flags]        rotate the token signing key (same flags as serve)
   ehrsim load [--url URL] [--concurrency 16] [--duration 10s]
                                     drive full EHR launches against a running server, print launches/s
+  ehrsim report --client ID [--url URL] [--format text|json|junit]
+                                    print a client's conformance report from a running server;
+                                    exit 1 when an error-severity rule failed, 2 when it cannot be read
   ehrsim version                    print the version, VCS revision and toolchain of this binary
 
 Flags (each also EHRSIM_<NAME> in the environment, or <name> in the --config TOML file):
