@@ -117,12 +117,7 @@ func (s *Server) recordAuthorize(r *http.Request, ac *authorizeCtx, status int, 
 	state := f.Get("state")
 	e.Check(inspect.RuleStateMissing, state == "", "the authorize request has no state")
 	if state != "" {
-		reused := false
-		if prev, _ := in.Events(r.Context(), launchID); len(prev) > 0 {
-			for _, p := range prev {
-				reused = reused || (p.Kind == inspect.KindAuthorize && p.Request["state"] == state)
-			}
-		}
+		reused := in.Seen(launchID, func(p *inspect.Event) bool { return p.Kind == inspect.KindAuthorize && p.Request["state"] == state })
 		e.Check(inspect.RuleStateReused, reused, "the state "+state+" was already used by an earlier authorize request of this launch")
 	}
 	// PKCE (RFC 7636)

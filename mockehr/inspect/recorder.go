@@ -219,6 +219,25 @@ func (r *Recorder) Events(ctx context.Context, launchID string) ([]Event, error)
 	return nil, nil
 }
 
+// Seen reports whether an event of the launch already recorded on this
+// instance satisfies match (memory only: no database round trip, for the
+// request path; e.g. a reused state).
+func (r *Recorder) Seen(launchID string, match func(*Event) bool) bool {
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l := r.launches[launchID]; l != nil {
+		for i := range l.events {
+			if match(&l.events[i]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Subscribe delivers the launch's events recorded from now on until cancel.
 func (r *Recorder) Subscribe(launchID string) (<-chan Event, func()) {
 	ch := make(chan Event, 64)
