@@ -1,0 +1,168 @@
+package inspect
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ehrsim/ehrsim/mockehr/smarttest"
+	"github.com/ehrsim/ehrsim/mockehr/store"
+)
+
+func TestRecorderBoundsLaunchesAndClaimsDiscovery(t *testing.T) {
+	clk := smarttest.NewClock(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+	r := NewRecorder(Options{MaxLaunches: 3, Now: clk.Now})
+	ctx := context.Background()
+
+	// A discovery made before the launch was minted is not the launch's.
+	early := Event{Kind: KindDiscovery, Summary: "early"}
+	early.From("127.0.0.1", "")
+	r.Record(early)
+	clk.Add(time.Second)
+	r.Record(Event{LaunchID: "L1", ClientID: "app", Kind: KindLaunchMinted})
+	clk.Add(time.Second)
+	for _, c := range []struct{ remote, origin, summary string }{
+		{"127.0.0.1", "", "mine"}, {"10.0.0.9", "", "other browser"}, {"127.0.0.1", "https://other.example", "other origin"},
+	} {
+		e := Event{Kind: KindDiscovery, Summary: c.summary}
+		e.From(c.remote, c.origin)
+		r.Record(e)
+	}
+	r.Claim("L1", "app", "127.0.0.1", "")
+	evs, _ := r.Events(ctx, "L1")
+	if len(evs) != 2 || evs[1].Summary != "mine" || evs[1].ClientID != "app" || evs[1].Seq != 2 {
+		t.Fatalf("claimed %+v, want only the discovery from the same browser after the mint", evs)
+	}
+	// Unclaimed discovery expires after a minute.
+	clk.Add(2 * time.Minute)
+	r.Claim("L1", "app", "10.0.0.9", "")
+	if evs, _ := r.Events(ctx, "L1"); len(evs) != 2 {
+		t.Fatalf("an old discovery was claimed: %+v", evs)
+	}
+
+	for i := 2; i <= 5; i++ {
+		r.Record(Event{LaunchID: fmt.Sprintf("L%d", i), ClientID: "app", Kind: KindLaunchMinted})
+	}
+	if evs, _ := r.Events(ctx, "L1"); len(evs) != 0 {
+		t.Fatal("the oldest launch was kept past MaxLaunches")
+	}
+	list, _ := r.Recent(ctx, 10)
+	if len(list) != 3 || list[0].LaunchID != "L5" {
+		t.Fatalf("recent %+v, want L5, L4, L3", list)
+	}
+	if got := r.RecentLaunchOf("app", time.Hour); got != "L5" {
+		t.Fatalf("RecentLaunchOf = %q", got)
+	}
+}
+
+func TestRecorderConcurrentRecordAndSubscribe(t *testing.T) {
+	r := NewRecorder(Options{})
+	live, cancel := r.Subscribe("L")
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 50; j++ {
+				r.Record(Event{LaunchID: "L", Kind: KindFHIR})
+			}
+		}()
+	}
+	wg.Wait()
+	evs, _ := r.Events(context.Background(), "L")
+	if len(evs) != 400 {
+		t.Fatalf("%d events, want 400", len(evs))
+	}
+	seen := map[int64]bool{}
+	for _, e := range evs {
+		if seen[e.Seq] {
+			t.Fatalf("sequence number %d given twice", e.Seq)
+		}
+		seen[e.Seq] = true
+	}
+	if n := len(live); n == 0 {
+		t.Fatal("the subscriber got no live event")
+	}
+}
+
+func TestSQLiteStoreSharesTimelinesAndPrunes(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := NewSQLiteStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := smarttest.NewClock(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+	a := NewRecorder(Options{Store: st, MaxLaunches: 2, Now: clk.Now})
+	b := NewRecorder(Options{Store: st, MaxLaunches: 2, Now: clk.Now}) // another instance
+	for i, id := range []string{"L1", "L2", "L3"} {
+		e := Event{LaunchID: id, ClientID: "app", Kind: KindAuthorize, Request: map[string]string{"state": id}}
+		e.Check(RuleStateMissing, i == 2, "no state")
+		a.Record(e)
+		clk.Add(time.Second)
+	}
+	a.Flush(ctx) // what Run does in the background
+	evs, err := b.Events(ctx, "L3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Diagnostics[0].Rule != RuleStateMissing || evs[0].Seq != 1 {
+		t.Fatalf("another instance reads %+v", evs)
+	}
+	ids, _ := st.ClientLaunches(ctx, "app", 10)
+	if len(ids) != 3 || ids[0] != "L3" {
+		t.Fatalf("client launches %v", ids)
+	}
+	if err := st.Prune(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if evs, _ := st.Events(ctx, "L1"); len(evs) != 0 {
+		t.Fatal("prune kept the oldest launch")
+	}
+	list, _ := b.Recent(ctx, 10)
+	if len(list) != 2 || list[0].LaunchID != "L3" || list[0].Errors != 1 {
+		t.Fatalf("recent %+v", list)
+	}
+}
+
+func TestReportOutcomes(t *testing.T) {
+	now := time.Now()
+	bad := Event{LaunchID: "L1", Kind: KindAuthorize, Seq: 2, Request: map[string]string{"client_id": "app"}}
+	bad.Check(RuleStateMissing, true, "no state")
+	bad.Check(RulePKCEMissing, false, "")
+	warn := Event{LaunchID: "L1", Kind: KindAuthorize, Seq: 3}
+	warn.Check(RuleScopeV1, true, "v1 scope")
+	rep := BuildReport("app", [][]Event{{bad, warn}}, now)
+	out := map[string]Outcome{}
+	for _, r := range rep.Rules {
+		out[r.Rule] = r.Outcome
+	}
+	if out[RuleStateMissing] != Fail || out[RulePKCEMissing] != Pass || out[RuleScopeV1] != Fail || out[RuleCodeReused] != NotExercised {
+		t.Fatalf("outcomes %v", out)
+	}
+	if rep.Errors != 1 || rep.Warnings != 1 || !rep.Failed() || len(rep.Rules) != len(Rules) {
+		t.Fatalf("report %+v", rep)
+	}
+	x, err := rep.JUnit()
+	if err != nil || len(x) == 0 {
+		t.Fatal(err)
+	}
+	clean := BuildReport("app", nil, now)
+	if clean.Failed() || clean.Errors != 0 {
+		t.Fatal("a report without launches failed")
+	}
+}
+
+func TestRedactHidesSecrets(t *testing.T) {
+	got := Redact(map[string][]string{"client_secret": {"s3cret"}, "code": {"abcdefghijklmnop"}, "state": {"st"}, "code_verifier": {"vvvv"}})
+	if got["client_secret"] == "s3cret" || got["code_verifier"] == "vvvv" || got["code"] != "abcdef…" || got["state"] != "st" {
+		t.Fatalf("redacted %v", got)
+	}
+}
