@@ -37,7 +37,7 @@ type Config struct {
 	// metadata addresses are always refused).
 	AllowPrivateJWKS bool
 	// InspectorLaunches is how many recent launches the launch inspector
-	// keeps (events of older ones are dropped).
+	// keeps (events of older ones are dropped); 0 switches it off.
 	InspectorLaunches int
 	ConfigFile        string
 
@@ -103,7 +103,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		{"log-level", "info", "debug | info | warn | error", &c.LogLevel},
 		{"log-format", "text", "text | json", &c.LogFormat},
 		{"strict-clients", "false", "only registered clients may authorize (default: sandbox mode)", &strict},
-		{"inspector-launches", "1000", "how many recent launches the launch inspector keeps", &inspectorN},
+		{"inspector-launches", "1000", "how many recent launches the launch inspector keeps (0: no inspector)", &inspectorN},
 		{"allow-private-jwks", "false", "fetch client JWKS URLs on loopback and private addresses even when listening beyond loopback", &privateJWKS},
 		{"config", "", "TOML configuration file", &c.ConfigFile},
 	}
@@ -193,8 +193,8 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		problems = append(problems, fmt.Sprintf("--strict-clients: %q is not true or false", strict))
 	}
 	c.StrictClients = b
-	if n, err := strconv.Atoi(inspectorN); err != nil || n < 1 || n > 1_000_000 {
-		problems = append(problems, fmt.Sprintf("--inspector-launches: %q is not a number from 1 to 1000000", inspectorN))
+	if n, err := strconv.Atoi(inspectorN); err != nil || n < 0 || n > 1_000_000 {
+		problems = append(problems, fmt.Sprintf("--inspector-launches: %q is not a number from 0 (off) to 1000000", inspectorN))
 	} else {
 		c.InspectorLaunches = n
 	}

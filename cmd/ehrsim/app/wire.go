@@ -56,8 +56,11 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 	if err != nil {
 		return fmt.Errorf("launch inspector: %w", err)
 	}
-	insp := inspect.NewRecorder(inspect.Options{Store: events, MaxLaunches: cfg.InspectorLaunches, Logger: s.Logger})
-	go insp.Run(ctx)
+	var insp *inspect.Recorder // nil: the inspector is off (--inspector-launches 0)
+	if cfg.InspectorLaunches > 0 {
+		insp = inspect.NewRecorder(inspect.Options{Store: events, MaxLaunches: cfg.InspectorLaunches, Logger: s.Logger})
+		go insp.Run(ctx)
+	}
 	launches, err := launcher.New(ctx, launcher.Options{
 		BaseURL: s.URL, DB: db, Directory: data, Clients: registry, Logger: s.Logger, Inspector: insp,
 	})
@@ -142,7 +145,9 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 	authPages.Mount(mux)
 	(&clients.API{Registry: registry, Logger: s.Logger}).Mount(mux)
 	launches.Mount(mux)
-	(&inspect.API{Recorder: insp}).Mount(mux)
+	if insp != nil {
+		(&inspect.API{Recorder: insp}).Mount(mux)
+	}
 	pages := &ui.Handler{
 		BaseURL:   s.URL,
 		Logger:    s.Logger,
