@@ -46,7 +46,7 @@ func (s *Server) RequireConformant(t testing.TB, clientID string) *Report {
 		t.Logf("ehrsimtest: client %s has warnings:\n%s", clientID, msg)
 	}
 	if rep.Failed() {
-		t.Fatalf("ehrsimtest: client %s is not conformant (%d error-severity rules failed over %d launches):\n%s",
+		t.Fatalf("ehrsimtest: client %s is not conformant (error-severity rules failed: %d; recent launches judged: %d):\n%s",
 			clientID, rep.Errors, rep.Launches, describeFailures(s.Base, rep, inspect.SevError))
 	}
 	return rep

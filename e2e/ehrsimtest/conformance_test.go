@@ -55,7 +55,7 @@ func TestRequireConformantAndEvents(t *testing.T) {
 		t.Fatalf("RequireConformant on a sloppy client: %q, want one failure", rt.fatal)
 	}
 	msg := rt.fatal[0]
-	for _, want := range []string{"kit-sloppy is not conformant (2 error-severity rules failed",
+	for _, want := range []string{"kit-sloppy is not conformant (error-severity rules failed: 2; recent launches judged: 1)",
 		inspect.RuleStateMissing, inspect.RuleTokenInQuery, "launch " + sloppy.launchID + ", step",
 		s.Base + "/inspect/" + sloppy.launchID + "#step-", "fix: Send an unguessable state", "spec: RFC 6750 §2.3",
 		"sent: ", "response_type=code"} {
