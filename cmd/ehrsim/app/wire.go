@@ -154,7 +154,9 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		Launches:  launches,
 		Directory: data,
 		Clients:   registry,
-		Inspector: insp,
+	}
+	if insp != nil { // a nil *Recorder in the interface would not read as "none"
+		pages.Inspector = insp
 	}
 	pages.Mount(mux)
 	step("FHIR server and routes")
