@@ -1,18 +1,25 @@
 // Package ehrsimtest starts an ehrsim inside a Go test, for users' own test
 // suites: a real SMART authorization server and scope-enforcing FHIR server
-// on 127.0.0.1 with a fresh data directory, the demo clients, and a helper
-// that mints launches through the launch API (POST /api/launches).
+// on 127.0.0.1 with a fresh data directory and the demo data and clients,
+// and helpers that play an app's part of the SMART flows over plain HTTP.
 //
-//	srv := ehrsimtest.Start(t)
-//	l := srv.Launch(t, ehrsimtest.LaunchRequest{LaunchType: "provider-ehr", Patient: "pat-grace-kim",
-//		SkipLogin: true, SkipConsent: true, AppLaunchURL: myApp + "/launch",
-//		Client: ehrsimtest.Client{ClientID: "my-app", RedirectURIs: []string{myApp + "/callback"}}})
-//	// l.LaunchURL is what an EHR would open: myApp/launch?iss=…&launch=…
+//	srv := ehrsimtest.Start(t) // or New(ctx) + Close, e.g. from TestMain
+//	l := srv.Launch(t, ehrsimtest.LaunchRequest{
+//		LaunchType: ehrsimtest.ProviderEHR, Patient: ehrsimtest.PatientGraceKim, SkipConsent: true,
+//		AppLaunchURL: app.URL + "/launch",
+//		Client: ehrsimtest.Client{ClientID: "my-app", RedirectURIs: []string{app.URL + "/callback"}}})
+//	// l.LaunchURL is what an EHR would open: app.URL/launch?iss=…&launch=…
+//	tok, err := srv.Tokens(ctx, l, conf)          // authorize + code exchange with your oauth2.Config
+//	cb, err := srv.Authorize(ctx, l, conf)        // just the redirect your callback would get (code or error)
+//	tok, err = srv.IssueToken(ctx, ehrsimtest.TokenRequest{Patient: ehrsimtest.PatientAmyShaw,
+//		Scopes: []string{"patient/Observation.rs"}}) // a token for API tests, no app needed
 //
-// Each Start is isolated (own port, own database), so tests may call it in
-// parallel. The server stops, and its data directory is removed, when the
-// test ends; its log is printed if the test failed. See
-// docs/testing-with-ehrsim.md.
+// Each server is isolated (own port, own database), so tests may start them
+// in parallel. Start's server stops, and its data directory is removed,
+// when the test ends. Everything a server logs, including the request log,
+// goes to its own buffer (Server.Log), printed only if the test failed.
+// The directory example/ is a complete user's test suite;
+// docs/testing-with-ehrsim.md has the rest.
 package ehrsimtest
 
 import (
@@ -21,8 +28,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,45 +36,30 @@ import (
 
 	"github.com/ehrsim/ehrsim/cmd/ehrsim/app"
 	"github.com/ehrsim/ehrsim/launcher"
-	"github.com/ehrsim/ehrsim/mockehr/clients"
 )
 
-// LaunchRequest is the body of POST /api/launches (docs/architecture.md,
-// launch API contract).
-type LaunchRequest = launcher.Request
-
-// Client is a launch's client section: an unregistered client_id defines
-// an ad-hoc client for that launch (sandbox mode).
-type Client = launcher.Client
-
-// FHIRContextItem is one SMART 2.2 fhirContext object of a launch.
-type FHIRContextItem = launcher.FHIRContextItem
-
-// Launch is the launch API's answer: ID, Launch (the code), ISS,
-// LaunchURL, FHIRBaseURL, SimEHRURL.
-type Launch = launcher.Result
-
-// Encounter selectors for LaunchRequest.Encounter.
-const (
-	EncounterAuto = launcher.EncounterAuto
-	EncounterNone = launcher.EncounterNone
-)
-
-// Server is a running ehrsim.
+// Server is a running ehrsim. Its fields describe it; change none of them.
 type Server struct {
 	Base    string // http://127.0.0.1:port (no trailing slash): launcher, /api, /ehr
 	FHIR    string // Base + "/fhir": the FHIR base and iss of EHR launches
 	Issuer  string // Base + "/auth": the OpenID issuer
-	DataDir string
+	DataDir string // its data directory (database, keys); temporary unless set with WithArgs
 	Addr    string // host:port listened on
 
 	// AuthorizeURL and TokenURL come from the server's SMART discovery.
 	AuthorizeURL, TokenURL string
 
+	// Clients are the demo clients' ids, secret and keys.
 	Clients DemoClients
 
-	app  *app.Server
-	stop sync.Once
+	app      *app.Server
+	log      *syncBuffer
+	http     *http.Client
+	cancel   context.CancelFunc
+	ownDir   string // the temporary data directory New made, removed by Close
+	stop     sync.Once
+	rmDir    sync.Once
+	closeErr error
 }
 
 // DemoClients are the clients every ehrsim seeds (see mockehr/clients).
@@ -87,7 +77,7 @@ type DemoClients struct {
 	PrivateJWKS []byte
 }
 
-// Option configures Start.
+// Option configures Start and New.
 type Option func(*options)
 
 type options struct{ args []string }
@@ -98,9 +88,10 @@ func WithArgs(args ...string) Option {
 }
 
 // WithFixtures loads a directory of FHIR Bundles / NDJSON (Synthea output
-// works); mode is "add" (beside the demo data) or "replace".
-func WithFixtures(dir, mode string) Option {
-	return WithArgs("--fixtures", dir, "--fixtures-mode", mode)
+// works), beside the demo data (FixturesAdd) or instead of it
+// (FixturesReplace).
+func WithFixtures(dir string, mode FixturesMode) Option {
+	return WithArgs("--fixtures", dir, "--fixtures-mode", string(mode))
 }
 
 // StrictClients makes only registered clients able to authorize (the
@@ -108,73 +99,37 @@ func WithFixtures(dir, mode string) Option {
 func StrictClients() Option { return WithArgs("--strict-clients", "true") }
 
 // Start starts ehrsim on 127.0.0.1:0 with a temporary data directory and
-// waits until it is ready. It stops when the test ends.
+// waits until it is ready (see New). It stops when the test ends, and its
+// log is printed if the test failed.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	var o options
-	for _, f := range opts {
-		f(&o)
-	}
-	dir := t.TempDir()
-	log := &syncBuffer{}
-	args := append([]string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn"}, o.args...)
-	// The developer's EHRSIM_* variables never leak into a test server.
-	getenv := func(k string) string {
-		if strings.HasPrefix(k, "EHRSIM_") {
-			return ""
-		}
-		return os.Getenv(k)
-	}
-	a, err := app.Start(context.Background(), args, getenv, log)
+	s, err := New(context.Background(), opts...)
 	if err != nil {
-		t.Fatalf("ehrsimtest: start ehrsim: %v\n%s", err, log.String())
-	}
-	s := &Server{
-		Base: a.URL, FHIR: a.URL + "/fhir", Issuer: a.URL + "/auth", DataDir: a.Config.DataDir, Addr: a.Addr, app: a,
-		Clients: DemoClients{
-			SampleApp: clients.DemoSampleApp, Public: clients.DemoPublic, Confidential: clients.DemoConfidential,
-			Asymmetric: clients.DemoAsymmetric, Backend: clients.DemoBackend, Secret: clients.DemoSecret,
-			BackendScope: clients.DemoBackendScope, PrivateJWKS: clients.DemoPrivateJWKS(),
-		},
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		s.Stop()
+		s.Close()
 		if t.Failed() {
-			t.Logf("ehrsim log:\n%s", log.String())
+			t.Logf("ehrsim log:\n%s", s.Log())
 		}
 	})
-	s.AuthorizeURL, s.TokenURL = s.discover(t, s.FHIR)
 	return s
 }
 
 // Stop shuts the server down gracefully (in-flight requests finish) before
 // the test ends, e.g. to restart one on the same data directory and address
 // (WithArgs("--data-dir", s.DataDir, "--listen", s.Addr)). Calling it again
-// does nothing; the test's cleanup calls it too.
+// does nothing; the test's cleanup calls it too. The data directory stays
+// until the test ends.
 func (s *Server) Stop() {
 	s.stop.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		s.app.Shutdown(ctx)
+		s.cancel() // background work first, as the binary does on SIGTERM
+		s.closeErr = s.app.Shutdown(ctx)
+		unrouteLogs(s.Addr, s.app.Logger.Handler())
+		s.http.CloseIdleConnections()
 	})
-}
-
-// discover reads the authorize and token endpoints of a FHIR base.
-func (s *Server) discover(t testing.TB, fhirBase string) (authorize, token string) {
-	t.Helper()
-	res, err := http.Get(fhirBase + "/.well-known/smart-configuration")
-	if err != nil {
-		t.Fatalf("ehrsimtest: discovery: %v", err)
-	}
-	defer res.Body.Close()
-	var c struct {
-		Authorize string `json:"authorization_endpoint"`
-		Token     string `json:"token_endpoint"`
-	}
-	if res.StatusCode != http.StatusOK || json.NewDecoder(res.Body).Decode(&c) != nil || c.Token == "" {
-		t.Fatalf("ehrsimtest: GET %s/.well-known/smart-configuration: %d", fhirBase, res.StatusCode)
-	}
-	return c.Authorize, c.Token
 }
 
 // Endpoint is the server's OAuth 2.0 endpoint for golang.org/x/oauth2.
@@ -186,20 +141,26 @@ func (s *Server) Endpoint() oauth2.Endpoint {
 // answer but 201 (the error names the field).
 func (s *Server) Launch(t testing.TB, req LaunchRequest) Launch {
 	t.Helper()
-	l, err := s.TryLaunch(req)
+	l, err := s.TryLaunch(context.Background(), req)
 	if err != nil {
 		t.Fatalf("ehrsimtest: %v", err)
 	}
 	return l
 }
 
-// TryLaunch is Launch returning the error, for tests of invalid launches.
-func (s *Server) TryLaunch(req LaunchRequest) (Launch, error) {
+// TryLaunch is Launch returning the error (a *LaunchError for a refused
+// launch), for tests of invalid launches and for code without a testing.TB.
+func (s *Server) TryLaunch(ctx context.Context, req LaunchRequest) (Launch, error) {
 	b, err := json.Marshal(req)
 	if err != nil {
 		return Launch{}, err
 	}
-	res, err := http.Post(s.Base+"/api/launches", "application/json", bytes.NewReader(b))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Base+"/api/launches", bytes.NewReader(b))
+	if err != nil {
+		return Launch{}, err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	res, err := s.http.Do(hreq)
 	if err != nil {
 		return Launch{}, err
 	}
@@ -236,21 +197,4 @@ func LaunchParams(launchURL string) (iss, launch string, err error) {
 	}
 	q := u.Query()
 	return q.Get("iss"), q.Get("launch"), nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

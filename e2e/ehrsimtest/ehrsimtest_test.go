@@ -101,7 +101,7 @@ func TestStartIsolatedAndLaunchErrors(t *testing.T) {
 	if a.Issuer != a.Base+"/auth" || a.TokenURL != a.Issuer+"/oauth/token" || a.Clients.Backend != "demo-backend" || len(a.Clients.PrivateJWKS) == 0 {
 		t.Errorf("server description: %+v", a)
 	}
-	_, err := a.TryLaunch(ehrsimtest.LaunchRequest{LaunchType: "provider-ehr", Patient: "no-such-patient"})
+	_, err := a.TryLaunch(context.Background(), ehrsimtest.LaunchRequest{LaunchType: "provider-ehr", Patient: "no-such-patient"})
 	var le *ehrsimtest.LaunchError
 	if !errors.As(err, &le) || le.Status != http.StatusBadRequest || le.Field != "patient" {
 		t.Errorf("bad launch: %v", err)
