@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
@@ -61,6 +62,10 @@ type launchLog struct {
 	clientID string
 	events   []Event
 }
+
+// maxEventsPerLaunch bounds one launch's timeline (an app that polls FHIR
+// for hours would otherwise grow it without end).
+const maxEventsPerLaunch = 2000
 
 // looseWindow is how long an unattributed discovery event waits to be
 // claimed by an authorize request; looseMax bounds how many wait.
@@ -123,6 +128,13 @@ func (r *Recorder) appendLocked(e Event) {
 	}
 	if l.clientID == "" {
 		l.clientID = e.ClientID
+	}
+	switch n := len(l.events); {
+	case n > maxEventsPerLaunch:
+		return // the marker below was recorded
+	case n == maxEventsPerLaunch:
+		e = Event{LaunchID: e.LaunchID, At: e.At, Kind: e.Kind,
+			Summary: fmt.Sprintf("this launch reached %d recorded events; further events are not recorded", maxEventsPerLaunch)}
 	}
 	if e.ClientID == "" {
 		e.ClientID = l.clientID

@@ -166,3 +166,14 @@ func TestRedactHidesSecrets(t *testing.T) {
 		t.Fatalf("redacted %v", got)
 	}
 }
+
+func TestRecorderBoundsOneLaunch(t *testing.T) {
+	r := NewRecorder(Options{})
+	for i := 0; i < maxEventsPerLaunch+50; i++ {
+		r.Record(Event{LaunchID: "L", Kind: KindFHIR})
+	}
+	evs, _ := r.Events(context.Background(), "L")
+	if len(evs) != maxEventsPerLaunch+1 || evs[len(evs)-1].Summary == "" {
+		t.Fatalf("%d events, want %d and a closing marker", len(evs), maxEventsPerLaunch+1)
+	}
+}
