@@ -141,7 +141,9 @@ func (r *Recorder) appendLocked(e Event) {
 	}
 	e.Seq = int64(len(l.events)) + 1
 	l.events = append(l.events, e)
-	r.pending = append(r.pending, e)
+	if r.o.Store != nil {
+		r.pending = append(r.pending, e)
+	}
 	for ch := range r.subs[e.LaunchID] {
 		select {
 		case ch <- e:
