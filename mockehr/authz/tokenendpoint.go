@@ -30,7 +30,6 @@ import (
 type clientCreds struct {
 	ID            string // client_id (form or Basic user)
 	Secret        string // client_secret (form or Basic password)
-	Basic         bool   // sent with HTTP Basic
 	AssertionType string
 	Assertion     string
 }
@@ -50,7 +49,6 @@ func parseClientCreds(r *http.Request) (clientCreds, error) {
 			return cc, errInvalidRequest("client authentication must use one method: HTTP Basic and credentials in the body were both sent (RFC 6749 §2.3)")
 		}
 		// RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-		var err1, err2 error
 		bid, err1 := url.QueryUnescape(id)
 		bsecret, err2 := url.QueryUnescape(secret)
 		if err1 != nil || err2 != nil {
@@ -59,7 +57,7 @@ func parseClientCreds(r *http.Request) (clientCreds, error) {
 		if cc.ID != "" && cc.ID != bid {
 			return cc, errInvalidRequest("client_id %q in the body differs from the Basic credentials' %q", cc.ID, bid)
 		}
-		cc.ID, cc.Secret, cc.Basic = bid, bsecret, true
+		cc.ID, cc.Secret = bid, bsecret
 	}
 	return cc, nil
 }
