@@ -21,8 +21,8 @@ type Backend interface {
 	// BeginImport drops the imported set and starts an empty one for
 	// fingerprint, with the status "running".
 	BeginImport(ctx context.Context, fingerprint string) (ImportWriter, error)
-	// IndexSnapshot returns the parts ImportWriter.Finish saved.
-	IndexSnapshot(ctx context.Context) ([][]byte, error)
+	// IndexSnapshot returns the parts ImportWriter.Finish saved, joined.
+	IndexSnapshot(ctx context.Context) ([]byte, error)
 	// ReadImported calls fn for each of the sorted seqs that has a row.
 	// fn may keep the slices it is given.
 	ReadImported(ctx context.Context, seqs []uint32, fn func(seq uint32, record, body []byte) error) error
@@ -37,8 +37,8 @@ type ImportWriter interface {
 	Put(ctx context.Context, row ImportedRow) error
 	// SetRecord replaces the record of a row already put.
 	SetRecord(ctx context.Context, seq uint32, record []byte) error
-	// Flush commits the rows put so far, so ReadImported sees them.
-	Flush(ctx context.Context) error
+	// ReadBack is ReadImported over the rows put so far.
+	ReadBack(ctx context.Context, seqs []uint32, fn func(seq uint32, record, body []byte) error) error
 	// Finish commits the remaining rows, the index snapshot and the status
 	// "done" in one transaction.
 	Finish(ctx context.Context, index [][]byte, resources int) error

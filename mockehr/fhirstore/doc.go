@@ -23,7 +23,9 @@
 // The imported tier holds user data (generated sets of 10,000 or 100,000
 // patients, Synthea records). Each resource is stored once, as its served
 // JSON bytes plus a small binary record of its search entries (record.go),
-// in one database row keyed by an import sequence number. Nothing per
+// in one database row keyed by an import sequence number, in a SQLite file
+// of its own beside ehrsim.db (fhir-imported.db: derived data, written
+// without a journal, renamed into place when complete, then read-only). Nothing per
 // resource stays parsed in memory. What stays in memory are compact,
 // pointer-free indexes (postings.go): sorted arrays of 64-bit hashes with
 // sorted posting lists of uint32 sequence numbers, for
@@ -80,16 +82,20 @@
 //     one goroutine reads, every core parses and indexes, one writer
 //     commits rows in batches. Memory stays flat whatever the file sizes;
 //     only the index under construction grows. A progress line is logged
-//     every few seconds. The status becomes "done", together with the
-//     index snapshot, in the last transaction, so a killed import is never
-//     mistaken for a finished one, and a failed one (a bad file) leaves
-//     nothing behind.
+//     every few seconds. The rows, the index snapshot and the status
+//     "done" go to a temporary file renamed into place last, so a killed
+//     import is never mistaken for a finished one, and a failed one (a
+//     bad file) leaves nothing behind.
+//
+// The snapshot is a few blobs whose arrays are 8-byte aligned: a restart
+// reads them into one buffer and uses the posting arrays in place.
 //
 // The database part sits behind Backend (backend.go): written versions,
 // imported rows by sequence number, the index snapshot and the import
-// state. sqlite.go implements it on the data directory's database (its own
-// connections: a writer while importing, a small read pool afterwards); a
-// PostgreSQL one needs only the same few statements.
+// state. sqlite.go implements it in the data directory (written versions
+// in the shared ehrsim.db, the imported set in its own file, read by a
+// small pool of its own); a PostgreSQL one needs only the same few
+// statements, on tables.
 //
 // # Why fastjson.go stays
 //

@@ -28,6 +28,10 @@ type Source interface {
 	Each(ctx context.Context, fn func(raw []byte, where string) error) error
 }
 
+// importBallast is the virtual allocation that keeps the collector from
+// running too often during an import (see runImport).
+const importBallast = 64 << 20
+
 // maxImportProblems bounds the problems one failed import reports.
 const maxImportProblems = 100
 
@@ -42,11 +46,11 @@ func (s *Store) importSource(ctx context.Context, src Source, loaded time.Time) 
 	}
 	if st.Status == ImportDone && st.Fingerprint == fp {
 		t0 := time.Now()
-		parts, err := s.be.IndexSnapshot(ctx)
+		buf, err := s.be.IndexSnapshot(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("fhirstore: read the index of the imported set: %w", err)
 		}
-		x, err := decodeIndex(parts)
+		x, err := decodeIndex(buf)
 		if err == nil {
 			s.stats.ImportSkipped = true
 			s.logger.Info("fhirstore: imported set is current, import skipped", "resources", st.Resources, "imported", st.Finished.Format(time.RFC3339), "took", time.Since(t0).Round(time.Millisecond))
@@ -88,6 +92,11 @@ func (s *Store) runImport(ctx context.Context, src Source, fp string, loaded tim
 	}
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Decoding allocates a lot of short-lived garbage while the live heap is
+	// small, which would make the collector run every few megabytes; a
+	// ballast (never touched, so never resident) spaces the collections.
+	ballast := make([]byte, importBallast)
+	defer runtime.KeepAlive(ballast)
 
 	jobs := make(chan importJob, 512)
 	results := make(chan importResult, 512)
@@ -192,16 +201,13 @@ func (s *Store) placeProvenance(ctx context.Context, w ImportWriter, b *indexBui
 	if len(pending) == 0 {
 		return nil
 	}
-	if err := w.Flush(ctx); err != nil {
-		return err
-	}
 	patientOf := func(key string) string {
 		if p := s.lookupPatientLocked(key); p != "" {
 			return p
 		}
 		typ, id, _ := cutKey(key)
 		var found string
-		_ = s.be.ReadImported(ctx, b.ids.lookup(idKey(typ, id)), func(seq uint32, rec, body []byte) error {
+		_ = w.ReadBack(ctx, b.ids.lookup(idKey(typ, id)), func(seq uint32, rec, body []byte) error {
 			if r, err := decodeRecord(seq, rec, body); err == nil && r.Type == typ && r.ID == id {
 				found = r.Patient
 			}

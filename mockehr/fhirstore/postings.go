@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // postings maps 64-bit keys to sorted lists of uint32 sequence numbers of
@@ -173,113 +174,146 @@ type importedIndex struct {
 	strs []strEntry
 }
 
-const snapshotMagic = "FSIX2"
+// snapshotMagic starts a saved index (8 bytes: the sections after it
+// stay 8-byte aligned, so a load can use the arrays in place).
+const snapshotMagic = "FSIX3\x00\x00\x00"
 
-// encode serialises the index (little endian) into parts of at most
-// partSize bytes.
+// encode serialises the index, little endian, each array 8-byte aligned,
+// into parts of at most partSize bytes.
 func (x *importedIndex) encode(partSize int) [][]byte {
-	var b bytes.Buffer
-	b.WriteString(snapshotMagic)
-	w32 := func(v uint32) { b.Write(binary.LittleEndian.AppendUint32(nil, v)) }
-	w64 := func(v uint64) { b.Write(binary.LittleEndian.AppendUint64(nil, v)) }
-	w32(x.n)
+	b := []byte(snapshotMagic)
+	pad := func() {
+		for len(b)%8 != 0 {
+			b = append(b, 0)
+		}
+	}
+	b = binary.LittleEndian.AppendUint64(b, uint64(x.n))
 	for _, p := range []*postings{&x.ids, &x.comp, &x.toks} {
-		w32(uint32(len(p.keys)))
-		w32(uint32(len(p.seqs)))
-		buf := make([]byte, 0, len(p.keys)*8+len(p.off)*4+len(p.seqs)*4)
+		b = binary.LittleEndian.AppendUint64(b, uint64(len(p.keys)))
+		b = binary.LittleEndian.AppendUint64(b, uint64(len(p.seqs)))
 		for _, k := range p.keys {
-			buf = binary.LittleEndian.AppendUint64(buf, k)
+			b = binary.LittleEndian.AppendUint64(b, k)
 		}
 		for _, o := range p.off {
-			buf = binary.LittleEndian.AppendUint32(buf, o)
+			b = binary.LittleEndian.AppendUint32(b, o)
 		}
+		pad()
 		for _, s := range p.seqs {
-			buf = binary.LittleEndian.AppendUint32(buf, s)
+			b = binary.LittleEndian.AppendUint32(b, s)
 		}
-		b.Write(buf)
+		pad()
 	}
-	w32(uint32(len(x.strs)))
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(x.strs)))
 	for _, e := range x.strs {
-		w64(e.key)
-		w32(e.seq)
-		w32(uint32(len(e.val)))
-		b.WriteString(e.val)
+		b = binary.LittleEndian.AppendUint64(b, e.key)
+		b = binary.LittleEndian.AppendUint32(b, e.seq)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(e.val)))
+		b = append(b, e.val...)
 	}
-	all := b.Bytes()
 	var parts [][]byte
-	for len(all) > partSize {
-		parts = append(parts, all[:partSize])
-		all = all[partSize:]
+	for len(b) > partSize {
+		parts = append(parts, b[:partSize:partSize])
+		b = b[partSize:]
 	}
-	return append(parts, all)
+	return append(parts, b)
 }
 
 var errSnapshot = errors.New("fhirstore: the saved index of the imported set is unreadable")
 
-// decodeIndex reads what encode wrote.
-func decodeIndex(parts [][]byte) (*importedIndex, error) {
-	all := bytes.Join(parts, nil)
-	if !bytes.HasPrefix(all, []byte(snapshotMagic)) {
+// littleEndian is true on the machines ehrsim runs on (amd64, arm64),
+// where a saved array can be used in place.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// decodeIndex reads what encode wrote from buf, which it keeps: on a
+// little-endian machine the posting arrays are buf itself, not copies.
+func decodeIndex(buf []byte) (*importedIndex, error) {
+	if !bytes.HasPrefix(buf, []byte(snapshotMagic)) {
 		return nil, errSnapshot
 	}
-	r := all[len(snapshotMagic):]
+	inPlace := littleEndian && len(buf) > 0 && uintptr(unsafe.Pointer(&buf[0]))%8 == 0
+	at := len(snapshotMagic)
 	bad := false
-	r32 := func() uint32 {
-		if len(r) < 4 {
+	u64 := func() uint64 {
+		if at+8 > len(buf) {
 			bad = true
 			return 0
 		}
-		v := binary.LittleEndian.Uint32(r)
-		r = r[4:]
+		v := binary.LittleEndian.Uint64(buf[at:])
+		at += 8
 		return v
 	}
-	r64 := func() uint64 {
-		if len(r) < 8 {
+	take := func(n int) []byte {
+		if bad || n < 0 || at+n > len(buf) {
 			bad = true
-			return 0
+			return nil
 		}
-		v := binary.LittleEndian.Uint64(r)
-		r = r[8:]
-		return v
+		s := buf[at : at+n : at+n]
+		at += n
+		return s
 	}
-	x := &importedIndex{n: r32()}
+	align := func() { at = (at + 7) &^ 7 }
+	x := &importedIndex{n: uint32(u64())}
 	for _, p := range []*postings{&x.ids, &x.comp, &x.toks} {
-		nk, ns := int(r32()), int(r32())
-		if bad || len(r) < nk*8+(nk+1)*4+ns*4 {
+		nk, ns := int(u64()), int(u64())
+		if bad || nk > len(buf) || ns > len(buf) {
 			return nil, errSnapshot
 		}
-		p.keys = make([]uint64, nk)
-		for i := range p.keys {
-			p.keys[i] = binary.LittleEndian.Uint64(r[i*8:])
+		kb, ob := take(nk*8), take((nk+1)*4)
+		align()
+		sb := take(ns * 4)
+		align()
+		if bad {
+			return nil, errSnapshot
 		}
-		r = r[nk*8:]
-		p.off = make([]uint32, nk+1)
-		for i := range p.off {
-			p.off[i] = binary.LittleEndian.Uint32(r[i*4:])
-		}
-		r = r[(nk+1)*4:]
-		p.seqs = make([]uint32, ns)
-		for i := range p.seqs {
-			p.seqs[i] = binary.LittleEndian.Uint32(r[i*4:])
-		}
-		r = r[ns*4:]
+		p.keys, p.off, p.seqs = u64s(kb, inPlace), u32s(ob, inPlace), u32s(sb, inPlace)
 	}
-	ns := int(r32())
+	ns := int(u64())
+	if bad || ns > len(buf) {
+		return nil, errSnapshot
+	}
 	x.strs = make([]strEntry, 0, ns)
 	for range ns {
-		e := strEntry{key: r64(), seq: r32()}
-		l := int(r32())
-		if bad || len(r) < l {
+		e := strEntry{key: u64()}
+		h := take(8)
+		if bad {
 			return nil, errSnapshot
 		}
-		e.val = string(r[:l])
-		r = r[l:]
+		e.seq = binary.LittleEndian.Uint32(h)
+		e.val = string(take(int(binary.LittleEndian.Uint32(h[4:]))))
 		x.strs = append(x.strs, e)
 	}
-	if bad || len(r) != 0 {
+	if bad || at != len(buf) {
 		return nil, errSnapshot
 	}
 	return x, nil
+}
+
+func u64s(b []byte, inPlace bool) []uint64 {
+	if len(b) == 0 {
+		return nil
+	}
+	if inPlace {
+		return unsafe.Slice((*uint64)(unsafe.Pointer(&b[0])), len(b)/8)
+	}
+	out := make([]uint64, len(b)/8)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint64(b[i*8:])
+	}
+	return out
+}
+
+func u32s(b []byte, inPlace bool) []uint32 {
+	if len(b) == 0 {
+		return nil
+	}
+	if inPlace {
+		return unsafe.Slice((*uint32)(unsafe.Pointer(&b[0])), len(b)/4)
+	}
+	out := make([]uint32, len(b)/4)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint32(b[i*4:])
+	}
+	return out
 }
 
 func (x *importedIndex) bytes() int64 {

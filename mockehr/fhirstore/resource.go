@@ -233,8 +233,9 @@ func (r *Resource) index(lookupPatient func(string) string) {
 	r.entries = nil
 	var text strings.Builder
 	for i, p := range td.plist {
-		for _, path := range p.Paths {
-			walk(r.doc, strings.Split(path, "."), func(v any) { r.addValue(uint8(i), p, v, &text) })
+		add := func(v any) { r.addValue(uint8(i), p, v, &text) }
+		for _, segs := range p.segs {
+			walk(r.doc, segs, add)
 		}
 	}
 	r.text = text.String()

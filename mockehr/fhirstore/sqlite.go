@@ -5,12 +5,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/store"
 )
 
-// migrations of the "fhirstore" owner (append-only, see store.Migrate).
+// migrations of the "fhirstore" owner in the shared database (append-only,
+// see store.Migrate).
 var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS fhir_versions (
 		type TEXT NOT NULL,
@@ -20,6 +24,8 @@ var migrations = []string{
 		deleted INTEGER NOT NULL,
 		body BLOB,
 		PRIMARY KEY (type, id, version))`,
+	// Steps 1 to 3 held the imported set in this database for a day; it
+	// now has a file of its own (ImportedFileName), and 4 to 6 drop them.
 	`CREATE TABLE IF NOT EXISTS fhir_import (
 		id INTEGER PRIMARY KEY CHECK (id = 1),
 		fingerprint TEXT NOT NULL,
@@ -27,56 +33,113 @@ var migrations = []string{
 		resources INTEGER NOT NULL DEFAULT 0,
 		started INTEGER NOT NULL,
 		finished INTEGER)`,
-	createImported,
-	`CREATE TABLE IF NOT EXISTS fhir_imported_index (part INTEGER PRIMARY KEY, data BLOB NOT NULL)`,
-}
-
-// createImported is also run by BeginImport after dropping the table
-// (dropping is much faster than deleting a million rows).
-const createImported = `CREATE TABLE IF NOT EXISTS fhir_imported (
+	`CREATE TABLE IF NOT EXISTS fhir_imported (
 		seq INTEGER PRIMARY KEY,
 		type TEXT NOT NULL,
 		id TEXT NOT NULL,
 		record BLOB NOT NULL,
-		body BLOB NOT NULL)`
+		body BLOB NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS fhir_imported_index (part INTEGER PRIMARY KEY, data BLOB NOT NULL)`,
+	`DROP TABLE IF EXISTS fhir_import`,
+	`DROP TABLE IF EXISTS fhir_imported`,
+	`DROP TABLE IF EXISTS fhir_imported_index`,
+}
 
-// SQLite is the Backend on ehrsim's database. Written versions go through
-// the shared connection; the imported set has its own connections (a
-// writer while importing, a small read pool), so that an import's long
-// transactions and many concurrent row reads never queue behind, or in
-// front of, the rest of ehrsim on the shared single connection.
+// ImportedFileName is the SQLite file of the imported set, in the data
+// directory beside store.FileName.
+const ImportedFileName = "fhir-imported.db"
+
+// importedSchema is the imported set's file: its state, its rows and the
+// snapshot of its index.
+var importedSchema = []string{
+	`CREATE TABLE fhir_import (
+		fingerprint TEXT NOT NULL,
+		status TEXT NOT NULL,
+		resources INTEGER NOT NULL,
+		started INTEGER NOT NULL,
+		finished INTEGER)`,
+	`CREATE TABLE fhir_imported (
+		seq INTEGER PRIMARY KEY,
+		type TEXT NOT NULL,
+		id TEXT NOT NULL,
+		record BLOB NOT NULL,
+		body BLOB NOT NULL)`,
+	`CREATE TABLE fhir_imported_index (part INTEGER PRIMARY KEY, data BLOB NOT NULL)`,
+}
+
+// SQLite is the Backend on ehrsim's data directory. Written versions go to
+// the shared database (store.DB). The imported set lives in a file of its
+// own, ImportedFileName: it is derived data (the fixture files are the
+// source), so it is written without a journal (three times faster than the
+// shared database's WAL) into a temporary file renamed into place once
+// complete, and read through a read-only, lock-free ("immutable") pool.
+// A kill during an import leaves only the temporary file, removed at the
+// next import; the shared database never grows by gigabytes nor waits on
+// an import.
 type SQLite struct {
-	db  *store.DB
-	rd  *sql.DB
-	pt  *sql.Stmt // one row
-	rng *sql.Stmt // a range of rows
+	db   *store.DB
+	path string // the imported set's file
+
+	mu  sync.Mutex
+	rd  *sql.DB // read pool over path; nil when closed or absent
+	pt  *sql.Stmt
+	rng *sql.Stmt
 }
 
 var _ Backend = (*SQLite)(nil)
 
-// NewSQLite migrates the fhirstore tables and opens the read pool.
+// NewSQLite migrates the fhirstore tables of db; the imported set's file
+// sits beside db's.
 func NewSQLite(ctx context.Context, db *store.DB) (*SQLite, error) {
 	if err := db.Migrate(ctx, "fhirstore", migrations); err != nil {
 		return nil, err
 	}
-	rd, err := sql.Open("sqlite", "file:"+db.Path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)&_pragma=cache_size(-4000)")
+	return &SQLite{db: db, path: filepath.Join(filepath.Dir(db.Path), ImportedFileName)}, nil
+}
+
+// reader opens (once) the read pool over the imported set's file; nil when
+// there is no file.
+func (b *SQLite) reader(ctx context.Context) (*sql.DB, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.rd != nil {
+		return b.rd, nil
+	}
+	if _, err := os.Stat(b.path); err != nil {
+		return nil, nil
+	}
+	rd, err := sql.Open("sqlite", "file:"+b.path+"?mode=ro&immutable=1&_pragma=cache_size(-4000)")
 	if err != nil {
-		return nil, fmt.Errorf("fhirstore: open read pool: %w", err)
+		return nil, fmt.Errorf("fhirstore: open %s: %w", b.path, err)
 	}
 	rd.SetMaxOpenConns(4)
 	rd.SetMaxIdleConns(4)
-	b := &SQLite{db: db, rd: rd}
-	if b.pt, err = rd.PrepareContext(ctx, `SELECT seq, record, body FROM fhir_imported WHERE seq = ?`); err == nil {
-		b.rng, err = rd.PrepareContext(ctx, `SELECT seq, record, body FROM fhir_imported WHERE seq BETWEEN ? AND ? ORDER BY seq`)
+	pt, err := rd.PrepareContext(ctx, `SELECT seq, record, body FROM fhir_imported WHERE seq = ?`)
+	var rng *sql.Stmt
+	if err == nil {
+		rng, err = rd.PrepareContext(ctx, `SELECT seq, record, body FROM fhir_imported WHERE seq BETWEEN ? AND ? ORDER BY seq`)
 	}
 	if err != nil {
 		rd.Close()
-		return nil, fmt.Errorf("fhirstore: prepare reads: %w", err)
+		return nil, fmt.Errorf("fhirstore: read %s: %w", b.path, err)
 	}
-	return b, nil
+	b.rd, b.pt, b.rng = rd, pt, rng
+	return rd, nil
 }
 
-func (b *SQLite) Close() error { return b.rd.Close() }
+func (b *SQLite) closeReader() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.rd == nil {
+		return nil
+	}
+	err := b.rd.Close()
+	b.rd, b.pt, b.rng = nil, nil, nil
+	return err
+}
+
+// Close closes the read pool (the shared database is the caller's).
+func (b *SQLite) Close() error { return b.closeReader() }
 
 func (b *SQLite) AppendVersion(ctx context.Context, v StoredVersion) error {
 	_, err := b.db.SQL.ExecContext(ctx, `INSERT INTO fhir_versions (type, id, version, last_updated, deleted, body) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -114,17 +177,23 @@ func (b *SQLite) Versions(ctx context.Context, fn func(StoredVersion) error) err
 	return nil
 }
 
+// ImportState reads the imported set's file; an unreadable file (a kill
+// during a rename-less era, a disk problem) counts as no import.
 func (b *SQLite) ImportState(ctx context.Context) (ImportState, error) {
 	var st ImportState
+	if _, err := os.Stat(b.path + ".tmp"); err == nil {
+		st.Status = ImportRunning // a killed import; BeginImport removes it
+	}
+	rd, err := b.reader(ctx)
+	if err != nil || rd == nil {
+		return st, nil
+	}
 	var started int64
 	var finished sql.NullInt64
-	err := b.db.SQL.QueryRowContext(ctx, `SELECT fingerprint, status, resources, started, finished FROM fhir_import WHERE id = 1`).
+	err = rd.QueryRowContext(ctx, `SELECT fingerprint, status, resources, started, finished FROM fhir_import`).
 		Scan(&st.Fingerprint, &st.Status, &st.Resources, &started, &finished)
-	if errors.Is(err, sql.ErrNoRows) {
-		return ImportState{}, nil
-	}
 	if err != nil {
-		return st, err
+		return ImportState{Status: st.Status}, nil
 	}
 	st.Started = time.Unix(0, started).UTC()
 	if finished.Valid {
@@ -133,21 +202,32 @@ func (b *SQLite) ImportState(ctx context.Context) (ImportState, error) {
 	return st, nil
 }
 
-func (b *SQLite) IndexSnapshot(ctx context.Context) ([][]byte, error) {
-	rows, err := b.rd.QueryContext(ctx, `SELECT data FROM fhir_imported_index ORDER BY part`)
+func (b *SQLite) IndexSnapshot(ctx context.Context) ([]byte, error) {
+	rd, err := b.reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if rd == nil {
+		return nil, errors.New("fhirstore: no imported set")
+	}
+	var size int
+	if err := rd.QueryRowContext(ctx, `SELECT coalesce(sum(length(data)), 0) FROM fhir_imported_index`).Scan(&size); err != nil {
+		return nil, err
+	}
+	rows, err := rd.QueryContext(ctx, `SELECT data FROM fhir_imported_index ORDER BY part`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var parts [][]byte
+	buf := make([]byte, 0, size) // one copy of the blobs, which the index then uses in place
 	for rows.Next() {
-		var p []byte
+		var p sql.RawBytes
 		if err := rows.Scan(&p); err != nil {
 			return nil, err
 		}
-		parts = append(parts, p)
+		buf = append(buf, p...)
 	}
-	return parts, rows.Err()
+	return buf, rows.Err()
 }
 
 // maxGap is the largest distance between two wanted seqs still read with
@@ -155,6 +235,22 @@ func (b *SQLite) IndexSnapshot(ctx context.Context) ([][]byte, error) {
 const maxGap = 8
 
 func (b *SQLite) ReadImported(ctx context.Context, seqs []uint32, fn func(seq uint32, record, body []byte) error) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	rd, err := b.reader(ctx)
+	if err != nil || rd == nil {
+		return err
+	}
+	b.mu.Lock()
+	pt, rng := b.pt, b.rng
+	b.mu.Unlock()
+	return readRows(ctx, pt, rng, seqs, fn)
+}
+
+// readRows reads the sorted seqs, a range query for each run of close
+// ones, a point query for the others.
+func readRows(ctx context.Context, pt, rng *sql.Stmt, seqs []uint32, fn func(seq uint32, record, body []byte) error) error {
 	for i := 0; i < len(seqs); {
 		j := i
 		for j+1 < len(seqs) && seqs[j+1]-seqs[j] <= maxGap {
@@ -163,7 +259,7 @@ func (b *SQLite) ReadImported(ctx context.Context, seqs []uint32, fn func(seq ui
 		if j == i {
 			var seq uint32
 			var rec, body []byte
-			err := b.pt.QueryRowContext(ctx, seqs[i]).Scan(&seq, &rec, &body)
+			err := pt.QueryRowContext(ctx, seqs[i]).Scan(&seq, &rec, &body)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 			case err != nil:
@@ -176,7 +272,7 @@ func (b *SQLite) ReadImported(ctx context.Context, seqs []uint32, fn func(seq ui
 			i++
 			continue
 		}
-		if err := b.readRange(ctx, seqs[i:j+1], fn); err != nil {
+		if err := readRange(ctx, rng, seqs[i:j+1], fn); err != nil {
 			return err
 		}
 		i = j + 1
@@ -184,8 +280,8 @@ func (b *SQLite) ReadImported(ctx context.Context, seqs []uint32, fn func(seq ui
 	return nil
 }
 
-func (b *SQLite) readRange(ctx context.Context, want []uint32, fn func(seq uint32, record, body []byte) error) error {
-	rows, err := b.rng.QueryContext(ctx, want[0], want[len(want)-1])
+func readRange(ctx context.Context, rng *sql.Stmt, want []uint32, fn func(seq uint32, record, body []byte) error) error {
+	rows, err := rng.QueryContext(ctx, want[0], want[len(want)-1])
 	if err != nil {
 		return err
 	}
@@ -210,51 +306,48 @@ func (b *SQLite) readRange(ctx context.Context, want []uint32, fn func(seq uint3
 }
 
 // importBatch is the number of rows per import transaction.
-const importBatch = 4096
+const importBatch = 16384
 
 type sqliteImport struct {
-	b   *SQLite
-	w   *sql.DB
-	tx  *sql.Tx
-	ins *sql.Stmt
-	n   int
+	b       *SQLite
+	tmp     string
+	w       *sql.DB
+	tx      *sql.Tx
+	ins     *sql.Stmt
+	n       int
+	started time.Time
 }
 
+// BeginImport removes the imported set (and any killed import) and starts
+// writing a new one into a temporary file.
 func (b *SQLite) BeginImport(ctx context.Context, fingerprint string) (ImportWriter, error) {
-	w, err := sql.Open("sqlite", "file:"+b.db.Path+"?_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-16000)")
+	if err := b.closeReader(); err != nil {
+		return nil, err
+	}
+	tmp := b.path + ".tmp"
+	for _, p := range []string{b.path, tmp} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("fhirstore: remove %s: %w", p, err)
+		}
+	}
+	w, err := sql.Open("sqlite", "file:"+tmp+"?_pragma=journal_mode(OFF)&_pragma=synchronous(OFF)&_pragma=locking_mode(EXCLUSIVE)&_pragma=cache_size(-16000)")
 	if err != nil {
-		return nil, fmt.Errorf("fhirstore: open import writer: %w", err)
+		return nil, fmt.Errorf("fhirstore: create %s: %w", tmp, err)
 	}
 	w.SetMaxOpenConns(1)
-	imp := &sqliteImport{b: b, w: w}
-	if err := imp.reset(ctx, fingerprint); err != nil {
-		w.Close()
+	imp := &sqliteImport{b: b, tmp: tmp, w: w, started: time.Now()}
+	for _, q := range importedSchema {
+		if _, err := w.ExecContext(ctx, q); err != nil {
+			imp.close()
+			return nil, fmt.Errorf("fhirstore: create %s: %w", tmp, err)
+		}
+	}
+	if _, err := w.ExecContext(ctx, `INSERT INTO fhir_import (fingerprint, status, resources, started) VALUES (?, ?, 0, ?)`,
+		fingerprint, ImportRunning, imp.started.UnixNano()); err != nil {
+		imp.close()
 		return nil, err
 	}
 	return imp, nil
-}
-
-// reset drops the imported set; with a fingerprint it records a new,
-// running import.
-func (imp *sqliteImport) reset(ctx context.Context, fingerprint string) error {
-	tx, err := imp.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	stmts := []string{`DELETE FROM fhir_import`, `DROP TABLE IF EXISTS fhir_imported`, createImported, `DELETE FROM fhir_imported_index`}
-	for _, q := range stmts {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("fhirstore: reset imported set: %w", err)
-		}
-	}
-	if fingerprint != "" {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO fhir_import (id, fingerprint, status, resources, started) VALUES (1, ?, ?, 0, ?)`,
-			fingerprint, ImportRunning, time.Now().UnixNano()); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
 }
 
 func (imp *sqliteImport) begin(ctx context.Context) error {
@@ -305,10 +398,25 @@ func (imp *sqliteImport) SetRecord(ctx context.Context, seq uint32, record []byt
 	return err
 }
 
-// Flush commits the rows put so far (Provenance resolution reads them
-// back through the read pool).
-func (imp *sqliteImport) Flush(context.Context) error { return imp.commit() }
+func (imp *sqliteImport) ReadBack(ctx context.Context, seqs []uint32, fn func(seq uint32, record, body []byte) error) error {
+	if err := imp.commit(); err != nil {
+		return err
+	}
+	pt, err := imp.w.PrepareContext(ctx, `SELECT seq, record, body FROM fhir_imported WHERE seq = ?`)
+	if err != nil {
+		return err
+	}
+	defer pt.Close()
+	rng, err := imp.w.PrepareContext(ctx, `SELECT seq, record, body FROM fhir_imported WHERE seq BETWEEN ? AND ? ORDER BY seq`)
+	if err != nil {
+		return err
+	}
+	defer rng.Close()
+	return readRows(ctx, pt, rng, seqs, fn)
+}
 
+// Finish commits the index and the status, syncs the file and renames it
+// into place: the imported set exists whole or not at all.
 func (imp *sqliteImport) Finish(ctx context.Context, index [][]byte, resources int) error {
 	defer imp.close()
 	if err := imp.begin(ctx); err != nil {
@@ -319,29 +427,44 @@ func (imp *sqliteImport) Finish(ctx context.Context, index [][]byte, resources i
 			return err
 		}
 	}
-	if _, err := imp.tx.ExecContext(ctx, `UPDATE fhir_import SET status = ?, resources = ?, finished = ? WHERE id = 1`,
+	if _, err := imp.tx.ExecContext(ctx, `UPDATE fhir_import SET status = ?, resources = ?, finished = ?`,
 		ImportDone, resources, time.Now().UnixNano()); err != nil {
 		return err
 	}
 	if err := imp.commit(); err != nil {
 		return err
 	}
-	_, err := imp.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
-	return err
-}
-
-func (imp *sqliteImport) Abort(ctx context.Context) error {
-	defer imp.close()
-	if imp.tx != nil {
-		imp.ins.Close()
-		imp.tx.Rollback()
-		imp.tx = nil
-	}
-	if err := imp.reset(context.WithoutCancel(ctx), ""); err != nil {
+	if err := imp.w.Close(); err != nil {
 		return err
 	}
-	_, err := imp.w.ExecContext(context.WithoutCancel(ctx), `PRAGMA wal_checkpoint(TRUNCATE)`)
-	return err
+	if err := syncFile(imp.tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(imp.tmp, imp.b.path); err != nil {
+		return fmt.Errorf("fhirstore: %w", err)
+	}
+	return syncFile(filepath.Dir(imp.b.path))
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fhirstore: sync %s: %w", path, err)
+	}
+	return nil
+}
+
+// Abort drops what this import wrote.
+func (imp *sqliteImport) Abort(context.Context) error {
+	imp.close()
+	if err := os.Remove(imp.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 func (imp *sqliteImport) close() {

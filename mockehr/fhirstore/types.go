@@ -1,6 +1,9 @@
 package fhirstore
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // Kind is a FHIR search parameter type (FHIR R4 search §Search Parameter Types).
 type Kind int
@@ -33,6 +36,7 @@ type ParamDef struct {
 	Paths   []string
 	Targets []string // reference params: allowed target types (empty = any)
 	special int      // specialID, specialLastUpdated
+	segs    [][]string
 }
 
 const (
@@ -210,6 +214,11 @@ func init() {
 		}
 		d.pidx = map[string]uint8{}
 		for _, p := range d.SortedParams() {
+			if p.segs == nil {
+				for _, path := range p.Paths {
+					p.segs = append(p.segs, strings.Split(path, "."))
+				}
+			}
 			if p.special == specialNone {
 				d.pidx[p.Name] = uint8(len(d.plist))
 				d.plist = append(d.plist, p)
