@@ -21,6 +21,8 @@ type Server struct {
 	URL string
 	// Addr is the address actually listened on.
 	Addr string
+	// DebugAddr is the profiling listener's address ("" when off).
+	DebugAddr string
 
 	Config  Config
 	Handler http.Handler
@@ -135,6 +137,14 @@ func Start(ctx context.Context, args []string, getenv func(string) string, stdou
 		ln.Close()
 		s.Close()
 		return nil, err
+	}
+	if cfg.DebugListen != "" {
+		if s.DebugAddr, err = s.startDebug(cfg.DebugListen); err != nil {
+			ln.Close()
+			s.Close()
+			return nil, err
+		}
+		logger.Info("profiling handlers (pprof) on " + "http://" + s.DebugAddr + "/debug/pprof/")
 	}
 	s.Handler = logRequests(logger, mux)
 	s.http = &http.Server{

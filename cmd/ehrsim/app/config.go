@@ -24,6 +24,7 @@ import (
 // TOML file named by --config, the default.
 type Config struct {
 	Listen        string // host:port to listen on
+	DebugListen   string // loopback host:port for the pprof handlers; "" = off
 	BaseURL       string // public origin; every absolute URL derives from it
 	DataDir       string // database, keys; created if missing
 	Fixtures      string // directory of user FHIR data (Bundles / NDJSON)
@@ -95,6 +96,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	)
 	opts := []option{
 		{"listen", "localhost:8080", "address to listen on (host:port; port 0 picks a free one)", &c.Listen},
+		{"debug-listen", "", "loopback address for Go's pprof profiling handlers (off by default)", &c.DebugListen},
 		{"base-url", "", "public base URL (default http://<listen address>); set it behind a proxy", &c.BaseURL},
 		{"data-dir", defaultDataDir(getenv), "directory for the database and keys (created if missing)", &c.DataDir},
 		{"fixtures", "", "directory of FHIR R4 Bundles / NDJSON to load", &c.Fixtures},
@@ -211,6 +213,9 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 // validate returns every problem with the config, naming the flag.
 func (c *Config) validate() []string {
 	var p []string
+	if msg := validateDebugListen(c.DebugListen); msg != "" {
+		p = append(p, msg)
+	}
 	if host, port, err := net.SplitHostPort(c.Listen); err != nil {
 		p = append(p, fmt.Sprintf("--listen: %q is not host:port (%v)", c.Listen, err))
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
