@@ -37,6 +37,9 @@ type Config struct {
 	// addresses even when ehrsim listens beyond loopback (link-local and
 	// metadata addresses are always refused).
 	AllowPrivateJWKS bool
+	// FHIRCacheMB bounds the memory of imported FHIR resources kept
+	// decoded; the rest stays in the database.
+	FHIRCacheMB int
 	// InspectorLaunches is how many recent launches the launch inspector
 	// keeps (events of older ones are dropped); 0 switches it off.
 	InspectorLaunches int
@@ -92,6 +95,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		c           Config
 		strict      string
 		privateJWKS string
+		cacheMB     string
 		inspectorN  string
 	)
 	opts := []option{
@@ -107,6 +111,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		{"strict-clients", "false", "only registered clients may authorize (default: sandbox mode)", &strict},
 		{"inspector-launches", "1000", "how many recent launches the launch inspector keeps (0: no inspector)", &inspectorN},
 		{"allow-private-jwks", "false", "fetch client JWKS URLs on loopback and private addresses even when listening beyond loopback", &privateJWKS},
+		{"fhir-cache-mb", "128", "memory for imported FHIR resources kept decoded, in MB (the rest stays in the database)", &cacheMB},
 		{"config", "", "TOML configuration file", &c.ConfigFile},
 	}
 	fs := flag.NewFlagSet("ehrsim", flag.ContinueOnError)
@@ -202,6 +207,11 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	}
 	if c.AllowPrivateJWKS, err = strconv.ParseBool(privateJWKS); err != nil {
 		problems = append(problems, fmt.Sprintf("--allow-private-jwks: %q is not true or false", privateJWKS))
+	}
+	if n, err := strconv.Atoi(cacheMB); err != nil || n < 1 || n > 1<<20 {
+		problems = append(problems, fmt.Sprintf("--fhir-cache-mb: %q is not a number from 1 to 1048576", cacheMB))
+	} else {
+		c.FHIRCacheMB = n
 	}
 	problems = append(problems, c.validate()...)
 	if len(problems) > 0 {

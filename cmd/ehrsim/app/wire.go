@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/ehrsim/ehrsim/fixtures"
@@ -37,15 +38,23 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 	s.closers = append(s.closers, db.Close)
 
 	step("open database")
-	resources, err := loadFixtures(cfg)
+	resources, userData, err := loadFixtures(cfg)
 	if err != nil {
 		return err
 	}
 	step("build fixtures")
-	data, err := fhirstore.Open(ctx, fhirstore.Options{DB: db, Fixtures: resources, Logger: s.Logger})
+	opts := fhirstore.Options{DB: db, Fixtures: resources, CacheBytes: int64(cfg.FHIRCacheMB) << 20, Logger: s.Logger}
+	if userData != nil {
+		opts.Import = userData // imported into the database once, not parsed again at a restart
+	}
+	data, err := fhirstore.Open(ctx, opts)
 	if err != nil {
+		if userData != nil {
+			return fmt.Errorf("--fixtures %s: %w", cfg.Fixtures, err)
+		}
 		return fmt.Errorf("FHIR data: %w", err)
 	}
+	s.closers = append(s.closers, data.Close)
 
 	step("index FHIR data")
 	registry, err := clients.NewRegistry(ctx, db, clients.RegistryOptions{BaseURL: s.URL})
@@ -174,40 +183,47 @@ func stepTimer(s *Server) func(name string) {
 	}
 }
 
-// loadFixtures returns the demo data set and/or the user's --fixtures.
-func loadFixtures(cfg Config) ([]json.RawMessage, error) {
+// loadFixtures returns the demo data set and the user's --fixtures, if
+// any: a directory fhirstore imports into the database (only when its files
+// changed since the last import).
+func loadFixtures(cfg Config) ([]json.RawMessage, *fixtures.Dir, error) {
 	var resources []json.RawMessage
 	var known func(string) bool
 	if cfg.FixturesMode != "replace" {
 		def, err := fixtures.Default(cfg.RefDate(time.Now()))
 		if err != nil {
-			return nil, fmt.Errorf("demo data: %w", err)
+			return nil, nil, fmt.Errorf("demo data: %w", err)
 		}
 		resources = def
 	}
-	if cfg.Fixtures != "" {
-		if resources != nil {
-			known = knownRefs(resources) // only worth decoding when user data may point into it
-		}
-		user, err := fixtures.LoadDirWith(cfg.Fixtures, known)
-		if err != nil {
-			return nil, fmt.Errorf("--fixtures %s: %w", cfg.Fixtures, err)
-		}
-		resources = append(resources, user...)
+	if cfg.Fixtures == "" {
+		return resources, nil, nil
 	}
-	return resources, nil
+	if resources != nil {
+		known = knownRefs(resources) // user data may point into the demo set
+	}
+	user, err := fixtures.OpenDir(cfg.Fixtures, known)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--fixtures %s: %w", cfg.Fixtures, err)
+	}
+	return resources, user, nil
 }
 
 // knownRefs lets user fixtures refer to demo resources ("Practitioner/x").
+// The set is decoded on first use: a restart that skips the import never
+// needs it.
 func knownRefs(set []json.RawMessage) func(string) bool {
-	refs := make(map[string]bool, len(set))
-	for _, raw := range set {
-		var r struct{ ResourceType, ID string }
-		if json.Unmarshal(raw, &r) == nil {
-			refs[r.ResourceType+"/"+r.ID] = true
+	refs := sync.OnceValue(func() map[string]bool {
+		refs := make(map[string]bool, len(set))
+		for _, raw := range set {
+			var r struct{ ResourceType, ID string }
+			if json.Unmarshal(raw, &r) == nil {
+				refs[r.ResourceType+"/"+r.ID] = true
+			}
 		}
-	}
-	return func(ref string) bool { return refs[ref] }
+		return refs
+	})
+	return func(ref string) bool { return refs()[ref] }
 }
 
 var _ smart.Directory = (*fhirstore.Store)(nil)
