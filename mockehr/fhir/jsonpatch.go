@@ -36,6 +36,12 @@ func applyPatch(doc, body []byte) ([]byte, *apiError) {
 	if err := json.Unmarshal(body, &patch); err != nil {
 		return nil, badRequest("JSON Patch body must be an array of operations: " + err.Error())
 	}
+	if len(patch) > maxPatchOps {
+		return nil, unprocessable("a JSON Patch has at most " + strconv.Itoa(maxPatchOps) + " operations")
+	}
+	// copy can double the document per operation (copy the root into a new
+	// member, again and again): bound what it may grow to.
+	limit := 2*len(doc) + len(body)
 	for i, op := range patch {
 		where := "operation " + strconv.Itoa(i) + " (" + op.Kind() + ")"
 		if msg := checkOperation(op); msg != "" {
@@ -63,10 +69,16 @@ func applyPatch(doc, body []byte) ([]byte, *apiError) {
 		if err != nil {
 			return nil, unprocessable(where + ": " + err.Error())
 		}
+		if len(out) > limit { // one operation at most doubles it
+			return nil, unprocessable(where + ": the patched resource would grow beyond " + strconv.Itoa(limit) + " bytes")
+		}
 		doc = out
 	}
 	return doc, nil
 }
+
+// maxPatchOps bounds the operations of one JSON Patch.
+const maxPatchOps = 100
 
 // testOp is RFC 6902 §4.6: the target must exist and equal the value;
 // numbers are equal when their values are (1.50 equals 1.5). It returns
