@@ -28,7 +28,9 @@
 // Suites: site_test.go (pages), ui_*_test.go (launcher, simulated EHR,
 // sample app, every simulated error), fhirclient*_test.go (unmodified
 // fhirclient through every launch flow, cross-origin), robustness_test.go
-// (back button, double submit, lost session, two tabs), backend_clients_test.go
+// (back button, double submit, lost session, two tabs), ui_inspect_test.go
+// (the launch inspector: a clean sample-app launch, a deliberately sloppy
+// cross-origin app's diagnostics everywhere they show, the live timeline), backend_clients_test.go
 // (go-jose and openid-client backend services), recipe_test.go (the
 // docs/testing-with-ehrsim.md recipe). The load generator behind
 // `ehrsim load` is cmd/ehrsim/app/loadgen. On failure a test saves a screenshot, the page

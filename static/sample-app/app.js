@@ -51,6 +51,7 @@ async function startLaunch() {
   const state = randomString(16);
   sessionStorage.setItem("sample-app:state:" + state, JSON.stringify({
     iss: iss,
+    launch: launch,
     tokenEndpoint: config.token_endpoint,
     verifier: verifier,
   }));
@@ -144,7 +145,7 @@ async function finishAuthorization(params) {
     setStatus("The token request failed.");
     return null;
   }
-  return { iss: launch.iss, tokenEndpoint: launch.tokenEndpoint, token: token };
+  return { iss: launch.iss, launch: launch.launch, tokenEndpoint: launch.tokenEndpoint, token: token };
 }
 
 // tokenRequest POSTs a form to the token endpoint; it returns the JSON body,
@@ -186,7 +187,21 @@ function showSession(session) {
   text("need-patient-banner", "need_patient_banner" in t ? String(t.need_patient_banner) : "(absent)");
   text("fhir-context", t.fhirContext ? JSON.stringify(t.fhirContext, null, 2) : "(absent)");
   text("iss", session.iss);
+  showInspectLink(session);
   document.getElementById("refresh").disabled = !t.refresh_token;
+}
+
+// showInspectLink points "Inspect this launch" at ehrsim's launch inspector
+// (an ehrsim feature, not SMART): it finds the launch by the launch code of
+// an EHR launch, or by the scenario in a standalone launch's /sim/…/fhir base.
+function showInspectLink(session) {
+  const iss = new URL(session.iss);
+  const scenario = (iss.pathname.match(/\/sim\/([^/]+)\/fhir\/?$/) || [])[1];
+  const key = session.launch || (scenario && decodeURIComponent(scenario));
+  if (!key) return;
+  const link = document.getElementById("inspect-link");
+  link.href = new URL("/inspect?launch=" + encodeURIComponent(key), iss.origin).href;
+  link.hidden = false;
 }
 
 // loadPatientData reads the patient, the encounter and recent vital signs.
