@@ -1,8 +1,8 @@
 // Package ui renders ehrsim's own pages with templ: the launcher page, the
 // simulated EHR, the clients page, the docs page, the launch inspector's
 // pages (/inspect, /inspect/{launch id}, /clients/{id}/report) and the
-// site-wide error pages. Each page has a view-model struct and a templ component; handlers
-// build the view model and render. The authorization server's pages
+// site-wide error pages. Each page has a view-model struct and a templ
+// component; handlers build the view model and render. The authorization server's pages
 // (login, pickers, consent) live in ui/authui; the frame in ui/layout.
 //
 // Pages work without JavaScript (forms post and re-render); static/js adds

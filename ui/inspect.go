@@ -213,6 +213,9 @@ func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
+	if strings.HasSuffix(word, "ch") {
+		return strconv.Itoa(n) + " " + word + "es"
+	}
 	return strconv.Itoa(n) + " " + word + "s"
 }
 

@@ -99,6 +99,15 @@ func TestInspectorListAndLaunchCode(t *testing.T) {
 	if status != http.StatusSeeOther || hdr.Get("Location") != "/inspect/"+l.ID {
 		t.Fatalf("by launch code: %d %s, want 303 /inspect/%s", status, hdr.Get("Location"), l.ID)
 	}
+	// So does the scenario id of a standalone launch's /sim/{scenario}/fhir
+	// base (what a standalone app knows).
+	sres, sl := iu.mint(t, launcher.Request{LaunchType: "patient-standalone", Patient: "p1"})
+	iu.rec.Record(inspect.Event{LaunchID: sl.ID, Kind: inspect.KindLaunchMinted, Summary: "minted"})
+	scenario := strings.TrimSuffix(strings.TrimPrefix(sres.FHIRBaseURL, iu.launches.BaseURL()+"/sim/"), "/fhir")
+	status, hdr, _ = iu.get(t, "/inspect?launch="+url.QueryEscape(scenario))
+	if status != http.StatusSeeOther || hdr.Get("Location") != "/inspect/"+sl.ID {
+		t.Fatalf("by scenario %s: %d %s, want 303 /inspect/%s", scenario, status, hdr.Get("Location"), sl.ID)
+	}
 	status, hdr, _ = iu.get(t, "/inspect?launch=L1")
 	if status != http.StatusSeeOther || hdr.Get("Location") != "/inspect/L1" {
 		t.Fatalf("by id: %d %s", status, hdr.Get("Location"))
@@ -107,6 +116,15 @@ func TestInspectorListAndLaunchCode(t *testing.T) {
 	if status != 404 || !strings.Contains(body, `data-testid="inspect-error"`) {
 		t.Fatalf("unknown code: %d", status)
 	}
+}
+
+func TestClientReportPageWithoutLaunches(t *testing.T) {
+	iu := newInspectUI(t)
+	status, _, body := iu.get(t, "/clients/nobody/report")
+	if status != 200 {
+		t.Fatalf("GET report = %d", status)
+	}
+	mustContain(t, body, `0 errors, 0 warnings`, `0 recent launches`, `data-testid="rule-state-missing" data-outcome="not_exercised"`)
 }
 
 func TestClientReportPage(t *testing.T) {
