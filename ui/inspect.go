@@ -75,6 +75,7 @@ type KV struct{ Key, Value string }
 // ReportPage is the view model of /clients/{id}/report.
 type ReportPage struct {
 	*inspect.Report
+	BaseURL   string // for the ehrsim report command line
 	Counts    string
 	Generated string
 	Failed    []inspect.RuleResult
@@ -190,7 +191,7 @@ func (h *Handler) inspectReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rep := inspect.BuildReport(id, launches, h.now())
-	p := ReportPage{Report: rep, Counts: counts(rep.Errors, rep.Warnings), Generated: formatAt(rep.Generated)}
+	p := ReportPage{Report: rep, BaseURL: h.base(), Counts: counts(rep.Errors, rep.Warnings), Generated: formatAt(rep.Generated)}
 	for _, res := range rep.Rules {
 		switch res.Outcome {
 		case inspect.Fail:

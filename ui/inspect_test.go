@@ -24,9 +24,9 @@ func newInspectUI(t *testing.T) *inspectUI {
 	tu := newTestUI(t)
 	rec := inspect.NewRecorder(inspect.Options{Now: func() time.Time { return tu.now }})
 	mux := http.NewServeMux()
-	(&Handler{BaseURL: tu.base, Launches: tu.launches, Directory: tu.dir, Clients: tu.registry, Inspector: rec, Now: func() time.Time { return tu.now }}).Mount(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
+	(&Handler{BaseURL: srv.URL, Launches: tu.launches, Directory: tu.dir, Clients: tu.registry, Inspector: rec, Now: func() time.Time { return tu.now }}).Mount(mux)
 	tu.base = srv.URL
 	return &inspectUI{testUI: tu, rec: rec}
 }
@@ -138,7 +138,7 @@ func TestClientReportPage(t *testing.T) {
 		`data-testid="rule-state-missing" data-outcome="fail"`, `data-testid="rule-pkce-plain" data-outcome="pass"`,
 		`data-testid="rule-token-in-query" data-outcome="pass"`, `data-testid="rule-code-reused" data-outcome="not_exercised"`,
 		`href="/inspect/L1#step-2"`, `no state parameter`, `data-testid="rule-state-missing-fix"`,
-		`Send an unguessable state`, `/api/clients/sloppy/report?format=junit`)
+		`Send an unguessable state`, `/api/clients/sloppy/report?format=junit`, `ehrsim report --url `+iu.base+` --client sloppy`)
 	for _, r := range inspect.Rules {
 		mustContain(t, body, `data-testid="rule-`+r.ID+`"`)
 	}
