@@ -17,6 +17,11 @@
 //     fhirclient (SMART's client-js) for browser launches and openid-client
 //     for backend services, the same way.
 //
+//   - @playwright/test at the same release (playwrighttest.go), installed
+//     with `npm install --prefix` into <cache>/playwright-test-1.52.0, for
+//     e2e/playwright: the Playwright fixture users copy (ehrsim.ts) run
+//     through its own spec against a freshly built binary (EHRSIM_BIN).
+//
 // <cache> is $EHRSIM_E2E_CACHE, else the user cache dir.
 //
 // Harness (harness_test.go): one browser per test binary (TestMain); each
