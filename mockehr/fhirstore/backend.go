@@ -24,7 +24,7 @@ type Backend interface {
 	// IndexSnapshot returns the parts ImportWriter.Finish saved, joined.
 	IndexSnapshot(ctx context.Context) ([]byte, error)
 	// ReadImported calls fn for each of the sorted seqs that has a row.
-	// fn may keep the slices it is given.
+	// fn may keep body; record is only valid during the call.
 	ReadImported(ctx context.Context, seqs []uint32, fn func(seq uint32, record, body []byte) error) error
 
 	// Close releases what the backend opened (not the database it was given).

@@ -73,16 +73,18 @@ func (d *recordReader) varint() int64 {
 	return v
 }
 
-func (d *recordReader) str() string {
+func (d *recordReader) bytes() []byte {
 	l := d.uvarint()
 	if d.bad || uint64(len(d.b)) < l {
 		d.bad = true
-		return ""
+		return nil
 	}
-	s := string(d.b[:l])
+	s := d.b[:l]
 	d.b = d.b[l:]
 	return s
 }
+
+func (d *recordReader) str() string { return string(d.bytes()) }
 
 // decodeRecord rebuilds the imported resource seq from its record and
 // body (version 1: imported resources are never modified in place).
@@ -91,8 +93,7 @@ func decodeRecord(seq uint32, rec, body []byte) (*Resource, error) {
 		return nil, errRecord
 	}
 	d := recordReader{b: rec[1:]}
-	typ := d.str()
-	td := types[typ]
+	td := types[string(d.bytes())] // no allocation: the map lookup does not keep the key
 	if td == nil {
 		return nil, errRecord
 	}

@@ -1,6 +1,7 @@
 package fhirstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -256,23 +257,13 @@ func readRows(ctx context.Context, pt, rng *sql.Stmt, seqs []uint32, fn func(seq
 		for j+1 < len(seqs) && seqs[j+1]-seqs[j] <= maxGap {
 			j++
 		}
+		var err error
 		if j == i {
-			var seq uint32
-			var rec, body []byte
-			err := pt.QueryRowContext(ctx, seqs[i]).Scan(&seq, &rec, &body)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-			case err != nil:
-				return err
-			default:
-				if err := fn(seq, rec, body); err != nil {
-					return err
-				}
-			}
-			i++
-			continue
+			err = scanRows(pt.QueryContext(ctx, seqs[i]))(seqs[i:i+1], fn)
+		} else {
+			err = scanRows(rng.QueryContext(ctx, seqs[i], seqs[j]))(seqs[i:j+1], fn)
 		}
-		if err := readRange(ctx, rng, seqs[i:j+1], fn); err != nil {
+		if err != nil {
 			return err
 		}
 		i = j + 1
@@ -280,29 +271,33 @@ func readRows(ctx context.Context, pt, rng *sql.Stmt, seqs []uint32, fn func(seq
 	return nil
 }
 
-func readRange(ctx context.Context, rng *sql.Stmt, want []uint32, fn func(seq uint32, record, body []byte) error) error {
-	rows, err := rng.QueryContext(ctx, want[0], want[len(want)-1])
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	k := 0
-	for rows.Next() {
-		var seq uint32
-		var rec, body sql.RawBytes
-		if err := rows.Scan(&seq, &rec, &body); err != nil {
+// scanRows hands fn the wanted rows of a query ordered by seq. The record
+// is the driver's buffer (fn decodes it at once); the body is copied once,
+// for fn to keep.
+func scanRows(rows *sql.Rows, err error) func(want []uint32, fn func(seq uint32, record, body []byte) error) error {
+	return func(want []uint32, fn func(seq uint32, record, body []byte) error) error {
+		if err != nil {
 			return err
 		}
-		for k < len(want) && want[k] < seq {
-			k++
-		}
-		if k < len(want) && want[k] == seq {
-			if err := fn(seq, append([]byte(nil), rec...), append([]byte(nil), body...)); err != nil {
+		defer rows.Close()
+		k := 0
+		for rows.Next() {
+			var seq uint32
+			var rec, body sql.RawBytes
+			if err := rows.Scan(&seq, &rec, &body); err != nil {
 				return err
 			}
+			for k < len(want) && want[k] < seq {
+				k++
+			}
+			if k < len(want) && want[k] == seq {
+				if err := fn(seq, rec, bytes.Clone(body)); err != nil {
+					return err
+				}
+			}
 		}
+		return rows.Err()
 	}
-	return rows.Err()
 }
 
 // importBatch is the number of rows per import transaction.
