@@ -72,3 +72,22 @@ func TestConstantsMatchTheServer(t *testing.T) {
 		t.Error("demo clients differ")
 	}
 }
+
+// The demo people the constants name exist in the default data: a launch
+// for each is accepted.
+func TestDemoPeopleExist(t *testing.T) {
+	t.Parallel()
+	srv := Start(t)
+	for _, p := range []string{PatientAmyShaw, PatientGraceKim, PatientDanielRivera, PatientJamesNguyen, PatientMayaPatel,
+		PatientHaroldWilson, PatientSarahLee, PatientRobertChen, PatientNoahJohnson, PatientWilliamAnderson} {
+		for _, u := range []string{PractitionerEmilyCarter, PractitionerRajMehta} {
+			if _, err := srv.TryLaunch(t.Context(), LaunchRequest{LaunchType: ProviderEHR, Patient: p, Practitioner: u}); err != nil {
+				t.Errorf("%s with %s: %v", p, u, err)
+			}
+		}
+	}
+	if _, err := srv.TryLaunch(t.Context(), LaunchRequest{LaunchType: PatientStandalone, Patient: PatientGraceKim,
+		FHIRContext: []FHIRContextItem{{Reference: "RelatedPerson/" + RelatedPersonHannahKim}}}); err != nil {
+		t.Errorf("%s: %v", RelatedPersonHannahKim, err)
+	}
+}
