@@ -69,6 +69,9 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 	if cfg.InspectorLaunches > 0 {
 		insp = inspect.NewRecorder(inspect.Options{Store: events, MaxLaunches: cfg.InspectorLaunches, Logger: s.Logger})
 		go insp.Run(ctx)
+		// Closers run last-in first: the recorder's last events are written
+		// before the database closes.
+		s.closers = append(s.closers, func() error { insp.Flush(context.Background()); return nil })
 	}
 	launches, err := launcher.New(ctx, launcher.Options{
 		BaseURL: s.URL, DB: db, Directory: data, Clients: registry, Logger: s.Logger, Inspector: insp,
