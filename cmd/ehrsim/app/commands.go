@@ -97,13 +97,14 @@ func loadCommand(ctx context.Context, args []string, getenv func(string) string,
 	n := fs.Int("launches", 0, "stop after this many launches (0: run for --duration)")
 	scope := fs.String("scope", "", "requested scope (default: launch openid fhirUser patient/*.rs)")
 	patient := fs.String("patient", "", "patient in context (default: the demo patient)")
+	mixed := fs.Bool("mixed", false, "soak workload: each iteration is a launch, FHIR read, search and write, introspection and refresh")
 	if err := fs.Parse(args); err != nil {
 		return &ConfigError{Problems: []string{err.Error()}}
 	}
 	if *conc < 1 || *dur <= 0 || *n < 0 {
 		return &ConfigError{Problems: []string{"load: --concurrency must be ≥ 1, --duration > 0, --launches ≥ 0"}}
 	}
-	r, err := loadgen.Run(ctx, loadgen.Options{BaseURL: *u, Concurrency: *conc, Duration: *dur, Launches: *n, Scope: *scope, Patient: *patient})
+	r, err := loadgen.Run(ctx, loadgen.Options{BaseURL: *u, Concurrency: *conc, Duration: *dur, Launches: *n, Scope: *scope, Patient: *patient, Mixed: *mixed})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,10 @@ import (
 	"github.com/ehrsim/ehrsim/fixtures"
 )
 
+// MixedScope is the default scope of the mixed workload: reads, writes and
+// a refresh token.
+const MixedScope = "launch openid fhirUser offline_access patient/*.cruds"
+
 // Options configure a load run.
 type Options struct {
 	BaseURL     string        // ehrsim's public base URL
@@ -30,6 +34,11 @@ type Options struct {
 	Launches    int           // stop after this many launches (0 = until Duration)
 	Scope       string        // requested scope; default "launch openid fhirUser patient/*.rs"
 	Patient     string        // patient in context; default the demo patient (fixtures.DefaultPatientID)
+	// Mixed runs the soak workload instead of bare launches: each iteration
+	// is a launch, then FHIR reads (read and search), a FHIR write (update of
+	// one Observation per client), an introspection and a refresh, and a read
+	// with the refreshed token. Launches counts iterations.
+	Mixed bool
 }
 
 // Result summarises a run.
@@ -40,6 +49,7 @@ type Result struct {
 	P50, P99 time.Duration
 	// FirstError is the first failure seen, for diagnosis.
 	FirstError error
+	Mixed      bool // Launches counts mixed-workload iterations
 }
 
 // PerSecond is the rate of successful full launches.
@@ -51,8 +61,12 @@ func (r Result) PerSecond() float64 {
 }
 
 func (r Result) String() string {
-	s := fmt.Sprintf("%d full EHR launches in %s: %.0f/s, p50 %s, p99 %s, %d errors",
-		r.Launches, r.Elapsed.Round(time.Millisecond), r.PerSecond(), r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Errors)
+	what := "full EHR launches"
+	if r.Mixed {
+		what = "mixed iterations (launch, FHIR read, search and write, introspection, refresh, read)"
+	}
+	s := fmt.Sprintf("%d %s in %s: %.0f/s, p50 %s, p99 %s, %d errors",
+		r.Launches, what, r.Elapsed.Round(time.Millisecond), r.PerSecond(), r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Errors)
 	if r.FirstError != nil {
 		s += fmt.Sprintf(" (first: %v)", r.FirstError)
 	}
@@ -97,6 +111,16 @@ func NewClient(baseURL string, concurrency int, scope, patient string) *Client {
 
 // Launch runs one full EHR launch: mint → authorize → token → FHIR read.
 func (c *Client) Launch(ctx context.Context) error {
+	_, err := c.launch(ctx)
+	return err
+}
+
+// session is what a launch leaves: the FHIR base and the tokens.
+type session struct {
+	iss, patient, access, refresh string
+}
+
+func (c *Client) launch(ctx context.Context) (session, error) {
 	var minted struct {
 		Launch string `json:"launch"`
 		ISS    string `json:"iss"`
@@ -104,10 +128,10 @@ func (c *Client) Launch(ctx context.Context) error {
 	status, body, err := c.do(ctx, http.MethodPost, c.base+"/api/launches", "application/json",
 		strings.NewReader(c.mint), "")
 	if err != nil {
-		return fmt.Errorf("mint: %w", err)
+		return session{}, fmt.Errorf("mint: %w", err)
 	}
 	if status != http.StatusCreated || json.Unmarshal(body, &minted) != nil || minted.Launch == "" {
-		return fmt.Errorf("mint: %d %s", status, trim(body))
+		return session{}, fmt.Errorf("mint: %d %s", status, trim(body))
 	}
 
 	verifier := randomString(32)
@@ -127,13 +151,13 @@ func (c *Client) Launch(ctx context.Context) error {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/auth/authorize?"+q.Encode(), nil)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("authorize: %w", err)
+		return session{}, fmt.Errorf("authorize: %w", err)
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	loc, err := url.Parse(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusFound || err != nil || loc.Query().Get("code") == "" {
-		return fmt.Errorf("authorize: %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+		return session{}, fmt.Errorf("authorize: %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 
 	form := url.Values{
@@ -145,22 +169,63 @@ func (c *Client) Launch(ctx context.Context) error {
 	}
 	status, body, err = c.do(ctx, http.MethodPost, c.base+"/auth/oauth/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), "")
 	if err != nil {
-		return fmt.Errorf("token: %w", err)
+		return session{}, fmt.Errorf("token: %w", err)
 	}
 	var tok struct {
-		AccessToken string `json:"access_token"`
-		Patient     string `json:"patient"`
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		Patient      string `json:"patient"`
 	}
 	if status != http.StatusOK || json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" || tok.Patient == "" {
-		return fmt.Errorf("token: %d %s", status, trim(body))
+		return session{}, fmt.Errorf("token: %d %s", status, trim(body))
 	}
 
 	status, body, err = c.do(ctx, http.MethodGet, minted.ISS+"/Patient/"+url.PathEscape(tok.Patient), "", nil, tok.AccessToken)
 	if err != nil {
-		return fmt.Errorf("FHIR read: %w", err)
+		return session{}, fmt.Errorf("FHIR read: %w", err)
 	}
 	if status != http.StatusOK || !bytes.Contains(body, []byte(`"resourceType":"Patient"`)) {
-		return fmt.Errorf("FHIR read: %d %s", status, trim(body))
+		return session{}, fmt.Errorf("FHIR read: %d %s", status, trim(body))
+	}
+	return session{iss: minted.ISS, patient: tok.Patient, access: tok.AccessToken, refresh: tok.RefreshToken}, nil
+}
+
+// Mixed runs one soak iteration (Options.Mixed); worker names the
+// Observation this client updates.
+func (c *Client) Mixed(ctx context.Context, worker int) error {
+	ss, err := c.launch(ctx)
+	if err != nil {
+		return err
+	}
+	status, body, err := c.do(ctx, http.MethodGet, ss.iss+"/Observation?patient="+url.QueryEscape(ss.patient)+"&category=vital-signs&_count=10", "", nil, ss.access)
+	if err != nil || status != http.StatusOK || !bytes.Contains(body, []byte(`"resourceType":"Bundle"`)) {
+		return fmt.Errorf("FHIR search: %d %v %s", status, err, trim(body))
+	}
+	obs := fmt.Sprintf(`{"resourceType":"Observation","id":"soak-%d","status":"final","code":{"text":"soak"},"subject":{"reference":"Patient/%s"},"valueQuantity":{"value":%d,"unit":"1"}}`,
+		worker, ss.patient, time.Now().UnixNano()%1000)
+	status, body, err = c.do(ctx, http.MethodPut, fmt.Sprintf("%s/Observation/soak-%d", ss.iss, worker), "application/fhir+json", strings.NewReader(obs), ss.access)
+	if err != nil || status != http.StatusOK && status != http.StatusCreated {
+		return fmt.Errorf("FHIR write: %d %v %s", status, err, trim(body))
+	}
+	status, body, err = c.do(ctx, http.MethodPost, c.base+"/auth/oauth/introspect", "application/x-www-form-urlencoded",
+		strings.NewReader(url.Values{"token": {ss.access}}.Encode()), ss.access)
+	if err != nil || status != http.StatusOK || !bytes.Contains(body, []byte(`"active":true`)) {
+		return fmt.Errorf("introspect: %d %v %s", status, err, trim(body))
+	}
+	if ss.refresh == "" {
+		return fmt.Errorf("refresh: the token response had no refresh_token (scope %q needs offline_access or online_access)", c.scope)
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {ss.refresh}, "client_id": {"sample-app"}}
+	status, body, err = c.do(ctx, http.MethodPost, c.base+"/auth/oauth/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), "")
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err != nil || status != http.StatusOK || json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" {
+		return fmt.Errorf("refresh: %d %v %s", status, err, trim(body))
+	}
+	status, body, err = c.do(ctx, http.MethodGet, ss.iss+"/Patient/"+url.PathEscape(ss.patient), "", nil, tok.AccessToken)
+	if err != nil || status != http.StatusOK {
+		return fmt.Errorf("FHIR read after refresh: %d %v %s", status, err, trim(body))
 	}
 	return nil
 }
@@ -196,8 +261,15 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Duration <= 0 {
 		o.Duration = 10 * time.Second
 	}
+	if o.Mixed && o.Scope == "" {
+		o.Scope = MixedScope
+	}
 	c := NewClient(o.BaseURL, o.Concurrency, o.Scope, o.Patient)
-	if err := c.Launch(ctx); err != nil { // fail fast on a misconfigured target
+	iteration := c.Launch
+	if o.Mixed {
+		iteration = func(ctx context.Context) error { return c.Mixed(ctx, 0) }
+	}
+	if err := iteration(ctx); err != nil { // fail fast on a misconfigured target
 		return Result{}, fmt.Errorf("loadgen: first launch failed: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
@@ -212,6 +284,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	start := time.Now()
 	for i := 0; i < o.Concurrency; i++ {
 		wg.Add(1)
+		iteration := c.Launch
+		if o.Mixed {
+			iteration = func(ctx context.Context) error { return c.Mixed(ctx, i) }
+		}
 		go func() {
 			defer wg.Done()
 			var mine []time.Duration
@@ -220,7 +296,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 					break
 				}
 				t0 := time.Now()
-				err := c.Launch(ctx)
+				err := iteration(ctx)
 				if ctx.Err() != nil {
 					break
 				}
@@ -242,7 +318,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}()
 	}
 	wg.Wait()
-	r := Result{Launches: done.Load(), Errors: failed.Load(), Elapsed: time.Since(start), FirstError: firstErr}
+	r := Result{Launches: done.Load(), Errors: failed.Load(), Elapsed: time.Since(start), FirstError: firstErr, Mixed: o.Mixed}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	if n := len(lat); n > 0 {
 		r.P50, r.P99 = lat[n/2], lat[n*99/100]
