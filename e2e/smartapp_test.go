@@ -189,13 +189,23 @@ func watchNetwork(page playwright.Page) *netlog {
 	return n
 }
 
-// find returns the responses to method requests whose URL starts with prefix.
+// find returns the responses to method requests whose URL starts with
+// prefix. A prefix naming the token endpoint (…/auth/oauth/token) matches
+// every token endpoint of that server: a standalone launch's discovery
+// advertises its scenario's own (…/sim/{scenario}/auth/token).
 func (n *netlog) find(method, prefix string) []playwright.Response {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	base, isToken := strings.CutSuffix(prefix, "/auth/oauth/token")
 	var out []playwright.Response
 	for _, r := range n.resp {
-		if r.Request().Method() == method && strings.HasPrefix(r.URL(), prefix) {
+		u := r.URL()
+		match := strings.HasPrefix(u, prefix)
+		if !match && isToken && strings.HasPrefix(u, base+"/sim/") {
+			path, _, _ := strings.Cut(u, "?")
+			match = strings.HasSuffix(path, "/auth/token")
+		}
+		if r.Request().Method() == method && match {
 			out = append(out, r)
 		}
 	}
