@@ -48,3 +48,35 @@ func TestDefaultFixturesLoad(t *testing.T) {
 		t.Logf("%s %s NPI=%s role=%q", p.ID, p.Name, p.NPI, p.Role)
 	}
 }
+
+// TestEveryAdvertisedTypeHasDemoData: the CapabilityStatement lists Types();
+// the demo set has instances of each, and those of patient-compartment
+// types are in a patient's compartment (so patient scopes reach them).
+func TestEveryAdvertisedTypeHasDemoData(t *testing.T) {
+	ref := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	res, err := fixtures.Default(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(context.Background(), Options{Fixtures: res, Now: func() time.Time { return ref }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, td := range Types() {
+		rs := s.Search(&Query{Type: td})
+		if len(rs) == 0 {
+			t.Errorf("the demo set has no %s", td.Name)
+			continue
+		}
+		for _, r := range rs {
+			if td.Compartment && r.Patient == "" {
+				t.Errorf("%s is in no patient's compartment", r.Key())
+			}
+		}
+		if td.Compartment && len(s.Search(&Query{Type: td, Compartment: r0(rs).Patient})) == 0 {
+			t.Errorf("%s: a patient search does not find %s", td.Name, r0(rs).Key())
+		}
+	}
+}
+
+func r0(rs []*Resource) *Resource { return rs[0] }
