@@ -93,6 +93,11 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("benchscale: %d cores, GOMAXPROCS %d, cache %d MB, work %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), *cacheMB, *work)
+	syn, err := measureSynthea(*work, *cacheMB, *cpuProfile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "synthea-shaped record: %v\n", err)
+		os.Exit(1)
+	}
 	var rows []row
 	for _, n := range ns {
 		r, err := measure(*work, n, *cacheMB, *cpuProfile)
@@ -102,7 +107,31 @@ func main() {
 		}
 		rows = append(rows, r)
 		report(rows)
+		fmt.Printf("\nSynthea-shaped record (one patient, urn:uuid and conditional references, claims skipped): %d resources read, %d imported in %.1f s: %.0f resources/s (generated %d patients: %.0f resources/s)\n",
+			syn.resources, syn.imp.Resources, syn.imp.ImportSecs, float64(syn.resources)/syn.imp.ImportSecs, r.patients, float64(r.imp.Resources)/r.imp.ImportSecs)
 	}
+}
+
+type synRow struct {
+	resources int
+	imp       result
+}
+
+// measureSynthea imports one Synthea-shaped record of 500 encounters.
+func measureSynthea(work string, cacheMB int, profile string) (synRow, error) {
+	var r synRow
+	dir := filepath.Join(work, "synthea")
+	os.RemoveAll(dir)
+	_, n, err := fixtures.WriteSyntheaLike(dir, 1, 500)
+	if err != nil {
+		return r, err
+	}
+	r.resources = n
+	data := filepath.Join(work, "data-synthea")
+	os.RemoveAll(data)
+	defer os.RemoveAll(data)
+	r.imp, err = spawn("import", dir, data, 0, cacheMB, profile)
+	return r, err
 }
 
 type row struct {
@@ -116,6 +145,7 @@ type row struct {
 type result struct {
 	Resources   int                `json:"resources"`
 	OpenSeconds float64            `json:"open_seconds"`
+	ImportSecs  float64            `json:"import_seconds"` // inside the store: files read, parsed, written
 	Skipped     bool               `json:"import_skipped"`
 	CPUSeconds  float64            `json:"cpu_seconds"`
 	PeakRSSMB   int                `json:"peak_rss_mb"`
@@ -231,6 +261,7 @@ func runChild(phase, gen, data string, n int, cacheBytes int64) (result, error) 
 	res.OpenSeconds = time.Since(t0).Seconds()
 	stats := st.Stats()
 	res.Resources, res.Skipped, res.IndexMB = stats.Imported, stats.ImportSkipped, float64(stats.IndexBytes)/(1<<20)
+	res.ImportSecs = stats.ImportTook.Seconds()
 	if fi, err := os.Stat(filepath.Join(data, fhirstore.ImportedFileName)); err == nil {
 		res.DBMB = int(fi.Size() >> 20)
 	}
@@ -261,6 +292,9 @@ func runChild(phase, gen, data string, n int, cacheBytes int64) (result, error) 
 	pats := coldPatients(n)
 	totalsFile := filepath.Join(data, "bench-totals.json")
 	totals := map[string]int{}
+	if phase == "import" && n == 0 {
+		return res, nil // not a generated set
+	}
 	if phase == "import" {
 		for _, p := range append(pats, warmPat) {
 			_, body := get("/fhir/Observation?patient="+p+"&_summary=count", p)

@@ -361,3 +361,80 @@ func TestImportFailsCleanlyAndRestartsAfterAKill(t *testing.T) {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// A Synthea-shaped record (one patient, thousands of resources, urn:uuid
+// and conditional references, claims) imports beside the demo set; the
+// patient is in the pickers with its encounters, and the types ehrsim does
+// not serve (Claim, ExplanationOfBenefit) are skipped, not an error.
+func TestSyntheaRecordImported(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	pid, n, err := fixtures.WriteSyntheaLike(dir, 3, 150)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := fixtures.Default(importRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, raw := range def {
+		var r struct{ ResourceType, ID string }
+		json.Unmarshal(raw, &r)
+		known[r.ResourceType+"/"+r.ID] = true
+	}
+	src, err := fixtures.OpenDir(dir, func(ref string) bool { return known[ref] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, Options{DB: openDB(t, t.TempDir()), Fixtures: def, Import: src, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if st := s.Stats(); st.Imported != n-2*150 { // all but the claims and EOBs
+		t.Errorf("imported %d of %d resources", st.Imported, n)
+	}
+	pats, _ := s.SearchPatients(ctx, "rosalind", 10)
+	if len(pats) != 1 || pats[0].ID != pid {
+		t.Fatalf("picker search: %+v", pats)
+	}
+	encs, _ := s.Encounters(ctx, pid)
+	if len(encs) != 150 || encs[0].Start.Before(encs[len(encs)-1].Start) {
+		t.Errorf("%d encounters, most recent first: %v", len(encs), encs[0].Start)
+	}
+	if got := len(s.Search(query(t, "Observation", "patient="+pid+"&category=vital-signs", ""))); got != 150*7 {
+		t.Errorf("%d vital signs", got)
+	}
+	all, _ := s.SearchPatients(ctx, "", 0)
+	if len(all) != 29 {
+		t.Errorf("%d patients listed, want the demo set's 28 and the record's", len(all))
+	}
+}
+
+// spliceMeta (fixtures without meta) gives the JSON encodeResource would.
+func TestSpliceMetaMatchesEncode(t *testing.T) {
+	meta := map[string]any{"versionId": "1", "lastUpdated": "2025-06-01T12:00:00Z"}
+	for _, body := range []string{
+		`{"resourceType":"Observation","id":"o1","status":"final","subject":{"reference":"Patient/p"}}`,
+		`{"resourceType":"Patient","id":"p"}`,
+	} {
+		got, ok := spliceMeta([]byte(body), strings.Split(strings.Split(body, `"id":"`)[1], `"`)[0], meta)
+		if !ok {
+			t.Fatalf("no splice for %s", body)
+		}
+		want, err := encodeResource([]byte(body), strings.Split(strings.Split(body, `"id":"`)[1], `"`)[0], meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		json.Unmarshal(got, &a)
+		json.Unmarshal(want, &b)
+		if fmt.Sprint(a) != fmt.Sprint(b) || !strings.HasPrefix(string(got), `{"resourceType":`) {
+			t.Errorf("splice %s\n encode %s", got, want)
+		}
+	}
+	if _, ok := spliceMeta([]byte(`{"resourceType":"Patient","id":"p","meta":{}}`), "q", meta); ok {
+		t.Error("spliced with another id")
+	}
+}

@@ -107,7 +107,7 @@ func prepareFixture(raw []byte, loaded time.Time) (*Resource, error) {
 	if r.ID == "" {
 		return nil, fmt.Errorf("%s without id", r.Type)
 	}
-	r.Version, r.LastUpdated = 1, loaded
+	r.Version, r.LastUpdated, r.fixture = 1, loaded, true
 	if meta, ok := r.doc["meta"].(map[string]any); ok {
 		if lu, _ := meta["lastUpdated"].(string); lu != "" {
 			if t, err := time.Parse(time.RFC3339Nano, lu); err == nil {

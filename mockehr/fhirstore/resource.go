@@ -40,6 +40,7 @@ type Resource struct {
 	display string  // code text, for directory summaries
 
 	encSummary atomic.Pointer[smart.EncounterSummary] // memoised Directory summary (Encounters only)
+	fixture    bool                                   // loaded from fixtures: finish may splice meta in
 	doc        map[string]any
 	body       []byte // the JSON doc was decoded from, until finish
 }
@@ -128,12 +129,16 @@ func validID(s string) bool {
 // targets); it may be nil.
 func (r *Resource) finish(lookupPatient func(key string) string) error {
 	meta, _ := r.doc["meta"].(map[string]any)
+	_, hadMeta := r.doc["meta"]
 	if meta == nil {
 		meta = map[string]any{}
 	}
 	meta["versionId"] = strconv.Itoa(r.Version)
 	meta["lastUpdated"] = r.LastUpdated.UTC().Format(time.RFC3339Nano)
 	raw, ok := spliceVersion(r.body, r.ID, meta)
+	if !ok && !hadMeta && r.fixture {
+		raw, ok = spliceMeta(r.body, r.ID, meta)
+	}
 	var err error
 	if !ok {
 		raw, err = encodeResource(r.body, r.ID, meta)
@@ -180,6 +185,36 @@ func spliceVersion(body []byte, id string, meta map[string]any) ([]byte, bool) {
 	out := make([]byte, 0, len(body)+20)
 	out = append(out, body[:head]...)
 	out = append(out, `,"id":"`+id+`","meta":{"versionId":"1","lastUpdated":"`+lu+`"`...)
+	return append(out, body[at:]...), true
+}
+
+// spliceMeta is spliceVersion for fixture bytes without meta (Synthea's),
+// {"resourceType":…,"id":"<id>",…: it inserts meta after the id.
+func spliceMeta(body []byte, id string, meta map[string]any) ([]byte, bool) {
+	lu, _ := meta["lastUpdated"].(string)
+	if len(meta) != 2 || meta["versionId"] != "1" || lu == "" {
+		return nil, false
+	}
+	rest, ok := bytes.CutPrefix(body, []byte(`{"resourceType":"`))
+	if !ok {
+		return nil, false
+	}
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 {
+		return nil, false
+	}
+	head := len(body) - len(rest) + i + 1
+	idPart := `,"id":"` + id + `"`
+	if !bytes.HasPrefix(body[head:], []byte(idPart)) || !validID(id) {
+		return nil, false
+	}
+	at := head + len(idPart)
+	if at >= len(body) || (body[at] != '}' && body[at] != ',') {
+		return nil, false
+	}
+	out := make([]byte, 0, len(body)+64)
+	out = append(out, body[:at]...)
+	out = append(out, `,"meta":{"versionId":"1","lastUpdated":"`+lu+`"}`...)
 	return append(out, body[at:]...), true
 }
 
