@@ -1,6 +1,7 @@
 package fhirstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -321,4 +322,196 @@ func (d *fastDecoder) digits() bool {
 		d.i++
 	}
 	return d.i > s
+}
+
+// decodeSelected decodes only the top-level members of the object b whose
+// names are in keep; the others are checked and skipped without building
+// anything. An import needs a resource's search values, not its narrative,
+// components or notes, and this decodes several times less. ok=false as
+// for decodeObject (the caller then decodes the whole resource).
+func decodeSelected(b []byte, keep map[string]bool) (map[string]any, bool) {
+	d := fastDecoder{b: b}
+	d.ws()
+	if d.i >= len(d.b) || d.b[d.i] != '{' {
+		return nil, false
+	}
+	d.i++
+	m := make(map[string]any, len(keep))
+	d.ws()
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+	} else {
+		for {
+			d.ws()
+			if d.i >= len(d.b) || d.b[d.i] != '"' {
+				return nil, false
+			}
+			start := d.i + 1
+			if !d.skipStr() {
+				return nil, false
+			}
+			key := d.b[start : d.i-1]
+			d.ws()
+			if d.i >= len(d.b) || d.b[d.i] != ':' {
+				return nil, false
+			}
+			d.i++
+			if bytes.IndexByte(key, '\\') >= 0 {
+				return nil, false // an escaped key (which one is it?): leave it to the full decoder
+			}
+			if keep[string(key)] { // no allocation for the lookup
+				v, ok := d.value()
+				if !ok {
+					return nil, false
+				}
+				m[string(key)] = v
+			} else if !d.skip() {
+				return nil, false
+			}
+			d.ws()
+			if d.i >= len(d.b) {
+				return nil, false
+			}
+			if d.b[d.i] == '}' {
+				d.i++
+				break
+			}
+			if d.b[d.i] != ',' {
+				return nil, false
+			}
+			d.i++
+		}
+	}
+	d.ws()
+	if d.i != len(d.b) {
+		return nil, false
+	}
+	return m, true
+}
+
+// skip checks one value and moves past it.
+func (d *fastDecoder) skip() bool {
+	d.ws()
+	if d.i >= len(d.b) {
+		return false
+	}
+	switch c := d.b[d.i]; {
+	case c == '{' || c == '[':
+		if d.depth++; d.depth > 1000 {
+			return false
+		}
+		defer func() { d.depth-- }()
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		d.i++
+		d.ws()
+		if d.i < len(d.b) && d.b[d.i] == closing {
+			d.i++
+			return true
+		}
+		for {
+			if c == '{' {
+				d.ws()
+				if d.i >= len(d.b) || d.b[d.i] != '"' || !d.skipStr() {
+					return false
+				}
+				d.ws()
+				if d.i >= len(d.b) || d.b[d.i] != ':' {
+					return false
+				}
+				d.i++
+			}
+			if !d.skip() {
+				return false
+			}
+			d.ws()
+			if d.i >= len(d.b) {
+				return false
+			}
+			switch d.b[d.i] {
+			case ',':
+				d.i++
+			case closing:
+				d.i++
+				return true
+			default:
+				return false
+			}
+		}
+	case c == '"':
+		return d.skipStr()
+	case c == 't':
+		return d.lit("true")
+	case c == 'f':
+		return d.lit("false")
+	case c == 'n':
+		return d.lit("null")
+	case c == '-' || c >= '0' && c <= '9':
+		return d.skipNumber()
+	}
+	return false
+}
+
+// skipStr checks a string (d.i at its opening quote) and moves past it.
+func (d *fastDecoder) skipStr() bool {
+	d.i++
+	for d.i < len(d.b) {
+		switch c := d.b[d.i]; {
+		case c == '"':
+			d.i++
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			if d.i+1 >= len(d.b) {
+				return false
+			}
+			switch d.b[d.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				d.i += 2
+			case 'u':
+				d.i += 2
+				if _, ok := d.hex4(); !ok {
+					return false
+				}
+			default:
+				return false
+			}
+		default:
+			d.i++
+		}
+	}
+	return false
+}
+
+func (d *fastDecoder) skipNumber() bool {
+	if d.b[d.i] == '-' {
+		d.i++
+	}
+	if d.i >= len(d.b) {
+		return false
+	}
+	if d.b[d.i] == '0' {
+		d.i++
+	} else if !d.digits() {
+		return false
+	}
+	if d.i < len(d.b) && d.b[d.i] == '.' {
+		d.i++
+		if !d.digits() {
+			return false
+		}
+	}
+	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
+		d.i++
+		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
+			d.i++
+		}
+		if !d.digits() {
+			return false
+		}
+	}
+	return true
 }

@@ -100,3 +100,80 @@ func BenchmarkDecodeFixtures(b *testing.B) {
 		}
 	})
 }
+
+// decodeSelected accepts only what encoding/json accepts, and its members
+// are encoding/json's.
+func checkSelected(t *testing.T, in []byte) {
+	t.Helper()
+	keep := map[string]bool{"a": true, "s": true, "n": true, "dup": true}
+	got, ok := decodeSelected(in, keep)
+	if !ok {
+		return
+	}
+	want, err := stdDecode(in)
+	if err != nil {
+		t.Fatalf("decodeSelected accepted %q, encoding/json refuses it: %v", in, err)
+	}
+	for k, v := range want {
+		if keep[k] && !reflect.DeepEqual(got[k], v) {
+			t.Fatalf("decodeSelected(%q)[%q] = %#v, want %#v", in, k, got[k], v)
+		}
+	}
+	for k := range got {
+		if !keep[k] {
+			t.Fatalf("decodeSelected kept %q", k)
+		}
+	}
+}
+
+func FuzzDecodeSelected(f *testing.F) {
+	for _, c := range fastCases {
+		f.Add([]byte(c))
+	}
+	f.Add([]byte(`{"skip":{"x":[1,{"y":"\u00e9"}]},"a":[1,2],"z":"q"}`))
+	f.Add([]byte(`{"\u0061":5}`))
+	f.Fuzz(func(t *testing.T, in []byte) { checkSelected(t, in) })
+}
+
+// Import decodes only what indexing reads; the resources it builds are
+// those a full decode builds, on the demo set and a generated one.
+func TestParseSelectedMatchesParse(t *testing.T) {
+	for _, c := range fastCases {
+		checkSelected(t, []byte(c))
+	}
+	if _, ok := decodeSelected([]byte(`{"\u0061":5}`), map[string]bool{"a": true}); ok {
+		t.Error("an escaped key was not left to the full decoder")
+	}
+	set, err := fixtures.Default(time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixtures.Generate(fixtures.GenerateOptions{Patients: 20, Seed: 3, Ref: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)},
+		func(m json.RawMessage) error { set = append(set, m); return nil })
+	loaded := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+	for _, raw := range set {
+		var h struct{ ResourceType string }
+		json.Unmarshal(raw, &h)
+		if types[h.ResourceType] == nil {
+			continue
+		}
+		sel, ok := parseSelected(h.ResourceType, raw)
+		if !ok {
+			t.Fatalf("selective decode refused %.200s", raw)
+		}
+		full, err := Parse(h.ResourceType, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []*Resource{sel, full} {
+			r.Version, r.LastUpdated, r.fixture = 1, loaded, true
+			if err := r.finish(nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(sel.Raw, full.Raw) || sel.text != full.text || !reflect.DeepEqual(sel.entries, full.entries) ||
+			sel.display != full.display || sel.Patient != full.Patient || sel.sortKey != full.sortKey || sel.ID != full.ID {
+			t.Fatalf("%s/%s: selective and full decodes differ", sel.Type, sel.ID)
+		}
+	}
+}

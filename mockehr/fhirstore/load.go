@@ -100,9 +100,12 @@ func prepareFixture(raw []byte, loaded time.Time) (*Resource, error) {
 	if types[typ] == nil {
 		return nil, nil
 	}
-	r, err := Parse(typ, raw)
-	if err != nil {
-		return nil, err
+	r, ok := parseSelected(typ, raw)
+	if !ok {
+		var err error
+		if r, err = Parse(typ, raw); err != nil {
+			return nil, err
+		}
 	}
 	if r.ID == "" {
 		return nil, fmt.Errorf("%s without id", r.Type)

@@ -111,6 +111,31 @@ func Parse(typ string, body []byte) (*Resource, error) {
 	return r, nil
 }
 
+// parseSelected is Parse for import: it decodes only what indexing reads
+// (TypeDef.topKeys); ok=false sends the caller to Parse.
+func parseSelected(typ string, body []byte) (*Resource, bool) {
+	td := types[typ]
+	if td == nil {
+		return nil, false
+	}
+	doc, ok := decodeSelected(body, td.topKeys)
+	if !ok {
+		return nil, false
+	}
+	if rt, _ := doc["resourceType"].(string); rt != typ {
+		return nil, false
+	}
+	r := &Resource{Type: typ, doc: doc, td: td, body: body}
+	if id, ok := doc["id"]; ok {
+		s, _ := id.(string)
+		if !validID(s) {
+			return nil, false
+		}
+		r.ID = s
+	}
+	return r, true
+}
+
 func validID(s string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
@@ -288,7 +313,7 @@ func (r *Resource) index(lookupPatient func(string) string) {
 		}
 		r.resolveTargets(lookupPatient)
 	}
-	for _, k := range []string{"code", "medicationCodeableConcept", "vaccineCode", "type"} {
+	for _, k := range displayKeys {
 		if cc, ok := r.doc[k].(map[string]any); ok {
 			if r.display = conceptText(cc); r.display != "" {
 				break
@@ -296,6 +321,10 @@ func (r *Resource) index(lookupPatient func(string) string) {
 		}
 	}
 }
+
+// displayKeys are the elements a resource's display text comes from, in
+// order of preference.
+var displayKeys = []string{"code", "medicationCodeableConcept", "vaccineCode", "type"}
 
 // resolveTargets puts a Provenance without a Patient target into the
 // compartment of the first target that has one.

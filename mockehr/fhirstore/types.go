@@ -60,6 +60,8 @@ type TypeDef struct {
 	pidx  map[string]uint8
 	// Includes lists the reference params usable in _include.
 	Includes []string
+	// topKeys are the top-level elements indexing reads (decodeSelected).
+	topKeys map[string]bool
 }
 
 var (
@@ -213,11 +215,18 @@ func init() {
 			}
 		}
 		d.pidx = map[string]uint8{}
+		d.topKeys = map[string]bool{"resourceType": true, "id": true, "meta": true}
+		for _, k := range displayKeys {
+			d.topKeys[k] = true
+		}
 		for _, p := range d.SortedParams() {
 			if p.segs == nil {
 				for _, path := range p.Paths {
 					p.segs = append(p.segs, strings.Split(path, "."))
 				}
+			}
+			for _, segs := range p.segs {
+				d.topKeys[segs[0]] = true
 			}
 			if p.special == specialNone {
 				d.pidx[p.Name] = uint8(len(d.plist))
