@@ -138,6 +138,15 @@ func (s *Store) runImport(ctx context.Context, src Source, fp string, loaded tim
 	var fatal error
 	count, skipped := 0, 0
 	lastLog := time.Now()
+	// The index is built beside the writer, which is the one serial stage.
+	toIndex := make(chan *Resource, 1024)
+	indexed := make(chan struct{})
+	go func() {
+		defer close(indexed)
+		for r := range toIndex {
+			b.add(r.bseq, r)
+		}
+	}()
 	for res := range results {
 		switch {
 		case fatal != nil:
@@ -160,7 +169,7 @@ func (s *Store) runImport(ctx context.Context, src Source, fp string, loaded tim
 			continue
 		}
 		r.bseq = res.seq
-		b.add(res.seq, r)
+		toIndex <- r
 		if r.Type == "Provenance" && r.Patient == "" {
 			pending = append(pending, r)
 		}
@@ -171,16 +180,21 @@ func (s *Store) runImport(ctx context.Context, src Source, fp string, loaded tim
 				"percent", (count+skipped)*100/max(total, 1), "elapsed", time.Since(t0).Round(time.Second))
 		}
 	}
+	close(toIndex)
+	<-indexed
+	tRows := time.Since(t0)
 	if fatal == nil && (eachErr != nil || len(problems) > 0) {
 		fatal = errors.Join(append([]error{eachErr}, problems...)...)
 	}
-	if fatal == nil {
-		fatal = s.placeProvenance(ictx, w, b, pending)
-	}
 	var x *importedIndex
+	var tIndex time.Duration
 	if fatal == nil {
-		x = b.build(seq)
-		fatal = w.Finish(ictx, x.encode(8<<20), count)
+		ids := b.ids.build()
+		if fatal = s.placeProvenance(ictx, w, &ids, b, pending); fatal == nil {
+			x = b.build(seq, ids)
+			tIndex = time.Since(t0) - tRows
+			fatal = w.Finish(ictx, x.encode(8<<20), count)
+		}
 	}
 	if fatal != nil {
 		if aerr := w.Abort(ctx); aerr != nil {
@@ -189,15 +203,18 @@ func (s *Store) runImport(ctx context.Context, src Source, fp string, loaded tim
 		return nil, fatal
 	}
 	s.stats.ImportTook = time.Since(t0)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	s.logger.Info("fhirstore: imported fixtures", "resources", count, "skipped_unsupported_types", skipped,
-		"took", s.stats.ImportTook.Round(time.Millisecond), "index_mb", x.bytes()>>20)
+		"took", s.stats.ImportTook.Round(time.Millisecond), "rows", tRows.Round(time.Millisecond), "index", tIndex.Round(time.Millisecond),
+		"index_mb", x.bytes()>>20, "heap_mb", ms.HeapInuse>>20)
 	return newImported(x, s.be, s.cache, s.logger), nil
 }
 
 // placeProvenance puts each Provenance without a Patient target into the
 // compartment of the first target that has one (the demo set's or the
 // imported set's), as the memory tier does at load.
-func (s *Store) placeProvenance(ctx context.Context, w ImportWriter, b *indexBuilder, pending []*Resource) error {
+func (s *Store) placeProvenance(ctx context.Context, w ImportWriter, ids *postings, b *indexBuilder, pending []*Resource) error {
 	if len(pending) == 0 {
 		return nil
 	}
@@ -207,7 +224,7 @@ func (s *Store) placeProvenance(ctx context.Context, w ImportWriter, b *indexBui
 		}
 		typ, id, _ := cutKey(key)
 		var found string
-		_ = w.ReadBack(ctx, b.ids.lookup(idKey(typ, id)), func(seq uint32, rec, body []byte) error {
+		_ = w.ReadBack(ctx, ids.get(idKey(typ, id)), func(seq uint32, rec, body []byte) error {
 			if r, err := decodeRecord(seq, rec, body); err == nil && r.Type == typ && r.ID == id {
 				found = r.Patient
 			}
@@ -230,12 +247,13 @@ func (s *Store) placeProvenance(ctx context.Context, w ImportWriter, b *indexBui
 
 // indexBuilder accumulates the imported tier's index during an import.
 type indexBuilder struct {
-	ids, comp, toks *postingBuilder
-	strs            []strEntry
+	ids        pairBuilder // one seq a key: flat pairs, no map
+	comp, toks *postingBuilder
+	strs       []strEntry
 }
 
 func newIndexBuilder() *indexBuilder {
-	return &indexBuilder{ids: newPostingBuilder(), comp: newPostingBuilder(), toks: newPostingBuilder()}
+	return &indexBuilder{comp: newPostingBuilder(), toks: newPostingBuilder()}
 }
 
 func (b *indexBuilder) add(seq uint32, r *Resource) {
@@ -260,8 +278,8 @@ func (b *indexBuilder) add(seq uint32, r *Resource) {
 	}
 }
 
-func (b *indexBuilder) build(n uint32) *importedIndex {
+func (b *indexBuilder) build(n uint32, ids postings) *importedIndex {
 	slices.SortFunc(b.strs, cmpStrEntry)
 	b.strs = slices.CompactFunc(b.strs, func(a, c strEntry) bool { return cmpStrEntry(a, c) == 0 })
-	return &importedIndex{n: n, ids: b.ids.build(), comp: b.comp.build(), toks: b.toks.build(), strs: slices.Clip(b.strs)}
+	return &importedIndex{n: n, ids: ids, comp: b.comp.build(), toks: b.toks.build(), strs: slices.Clip(b.strs)}
 }

@@ -54,17 +54,6 @@ func (b *postingBuilder) add(k uint64, seq uint32) {
 	b.lists[i] = append(b.lists[i], seq)
 }
 
-// lookup returns a sorted copy of key k's list so far.
-func (b *postingBuilder) lookup(k uint64) []uint32 {
-	i, ok := b.at[k]
-	if !ok {
-		return nil
-	}
-	l := slices.Clone(b.lists[i])
-	slices.Sort(l)
-	return l
-}
-
 // build sorts and flattens the lists; the builder is spent.
 func (b *postingBuilder) build() postings {
 	keys := make([]uint64, 0, len(b.at))
@@ -85,6 +74,44 @@ func (b *postingBuilder) build() postings {
 	}
 	p.off = append(p.off, uint32(len(p.seqs)))
 	b.at, b.lists = nil, nil
+	return p
+}
+
+// pairBuilder collects (key, seq) pairs where keys are nearly all
+// distinct (ids): 16 bytes a pair, where a map and a list per key would
+// cost five times that.
+type pairBuilder struct{ pairs []keySeq }
+
+type keySeq struct {
+	k uint64
+	s uint32
+}
+
+func (b *pairBuilder) add(k uint64, seq uint32) { b.pairs = append(b.pairs, keySeq{k, seq}) }
+
+// build sorts the pairs into postings; the builder is spent.
+func (b *pairBuilder) build() postings {
+	slices.SortFunc(b.pairs, func(x, y keySeq) int {
+		if x.k != y.k {
+			if x.k < y.k {
+				return -1
+			}
+			return 1
+		}
+		return int(x.s) - int(y.s)
+	})
+	p := postings{seqs: make([]uint32, 0, len(b.pairs))}
+	for i, kp := range b.pairs {
+		if i == 0 || kp.k != b.pairs[i-1].k {
+			p.keys = append(p.keys, kp.k)
+			p.off = append(p.off, uint32(len(p.seqs)))
+		} else if kp.s == b.pairs[i-1].s {
+			continue
+		}
+		p.seqs = append(p.seqs, kp.s)
+	}
+	p.off = append(p.off, uint32(len(p.seqs)))
+	b.pairs = nil
 	return p
 }
 
