@@ -39,18 +39,17 @@ func FuzzSearchHTTP(f *testing.F) {
 		if strings.ContainsAny(typ, "?#") {
 			return // they would move the query; covered by query itself
 		}
-		path := "/fhir/" + typ + "?" + query
-		var req *http.Request
-		switch mode {
-		case "post":
-			req = httptest.NewRequest(http.MethodPost, "/fhir/"+typ+"/_search", strings.NewReader(query))
+		method, target, body := http.MethodGet, "/fhir/"+typ+"?"+query, ""
+		if mode == "post" {
+			method, target, body = http.MethodPost, "/fhir/"+typ+"/_search", query
+		}
+		req, err := http.NewRequest(method, target, strings.NewReader(body))
+		if err != nil {
+			return // not a request a client can send (a space in the type, say)
+		}
+		req.RequestURI = req.URL.RequestURI()
+		if mode == "post" {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		default:
-			var err error
-			if req, err = http.NewRequest(http.MethodGet, path, nil); err != nil {
-				return // not a request a client can send
-			}
-			req.RequestURI = req.URL.RequestURI()
 		}
 		switch mode {
 		case "none":
