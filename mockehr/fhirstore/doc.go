@@ -34,7 +34,10 @@
 //   - (patient, type) → seqs (the patient compartment: patient/ scopes,
 //     patient= searches, $everything),
 //   - (type, param, token code or reference) → seqs (other searches,
-//     _revinclude, Referencing), and (type) → seqs (a scan of one type),
+//     _revinclude, Referencing), and (type) → seqs (a scan of one type);
+//     a code matching over half of its type (status=final) is dropped, as
+//     it would not narrow a search (which then treats the clause as
+//     unindexed), and subject=Patient/x is the compartment's,
 //   - sorted lowercased strings per (type, param) for name prefix search.
 //
 // That is about 50 bytes per resource, against 1 to 2 KB of JSON. A hash

@@ -250,27 +250,33 @@ type indexBuilder struct {
 	ids        pairBuilder // one seq a key: flat pairs, no map
 	comp, toks *postingBuilder
 	strs       []strEntry
+	typeCount  map[string]int
 }
 
 func newIndexBuilder() *indexBuilder {
-	return &indexBuilder{comp: newPostingBuilder(), toks: newPostingBuilder()}
+	return &indexBuilder{comp: newPostingBuilder(), toks: newPostingBuilder(), typeCount: map[string]int{}}
 }
 
 func (b *indexBuilder) add(seq uint32, r *Resource) {
 	b.ids.add(idKey(r.Type, r.ID), seq)
 	b.toks.add(typeKey(r.Type), seq)
+	b.typeCount[r.Type]++
+	n := b.typeCount[r.Type]
 	if r.Patient != "" {
 		b.comp.add(compKey(r.Patient, r.Type), seq)
 	}
+	tok := func(param, val string) { b.toks.addNarrow(tokKey(r.Type, param, val), seq, n) }
 	for i := range r.entries {
 		e := &r.entries[i]
 		p := r.param(e)
 		switch p.Kind {
 		case KindToken:
-			b.toks.add(tokKey(r.Type, p.Name, r.val(e)), seq)
+			tok(p.Name, r.val(e))
 		case KindReference:
-			if p.Name != "patient" { // the compartment index answers patient=
-				b.toks.add(tokKey(r.Type, p.Name, r.val(e)), seq)
+			// The compartment index answers patient=, and subject= when
+			// it names the patient.
+			if v := r.val(e); p.Name != "patient" && !(subjectIsPatient(r.td, p.Name) && v == "Patient/"+r.Patient) {
+				tok(p.Name, v)
 			}
 		case KindString:
 			b.strs = append(b.strs, strEntry{key: strKey(r.Type, p.Name), val: strings.Clone(r.val(e)), seq: seq})

@@ -239,6 +239,16 @@ func TestImportedTierAnswersLikeMemory(t *testing.T) {
 	if st := again.Stats(); st.CacheBytes > 1 {
 		t.Errorf("cache holds %d bytes over its limit of 1", st.CacheBytes)
 	}
+
+	// With a low threshold many keys are wide (dropped from the index):
+	// the answers stay the same.
+	defer func(v int) { wideMin = v }(wideMin)
+	wideMin = 20
+	wide := openImported(t, openDB(t, t.TempDir()), &memSource{fp: "wide", raws: data}, 0)
+	if len(wide.imp.x.toks.wide) < 10 {
+		t.Fatalf("only %d wide keys", len(wide.imp.x.toks.wide))
+	}
+	sameAnswers(t, mem, wide, data)
 }
 
 // Writes to imported resources behave as writes to memory ones: versions,

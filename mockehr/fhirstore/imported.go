@@ -96,13 +96,17 @@ func (m *imported) get(typ, id string) *Resource {
 
 // refSeqs returns the seqs of type typ whose reference param points at
 // target ("Type/id"); patient references use the compartment index.
+// A wide key (dropped from the index) answers with the whole type.
 func (m *imported) refSeqs(typ, param, target string) []uint32 {
-	if param == "patient" {
+	if param == "patient" || subjectIsPatient(types[typ], param) {
 		if pid, ok := strings.CutPrefix(target, "Patient/"); ok {
 			return m.x.comp.get(compKey(pid, typ))
 		}
 	}
-	return m.x.toks.get(tokKey(typ, param, target))
+	if k := tokKey(typ, param, target); !m.x.toks.isWide(k) {
+		return m.x.toks.get(k)
+	}
+	return m.x.toks.get(typeKey(typ))
 }
 
 // clauseSeqs returns the posting lists whose union is a superset of the
@@ -118,9 +122,16 @@ func (m *imported) clauseSeqs(typ string, c *Clause) (lists [][]uint32, n int, u
 		case p.special == specialID:
 			l = m.x.ids.get(idKey(typ, v.Code))
 		case p.Kind == KindReference && strings.Contains(v.Code, "/"):
+			if m.x.toks.isWide(tokKey(typ, p.Name, v.Code)) {
+				return nil, 0, false
+			}
 			l = m.refSeqs(typ, p.Name, v.Code)
 		case p.Kind == KindToken && v.Code != "" && p.special == specialNone:
-			l = m.x.toks.get(tokKey(typ, p.Name, v.Code))
+			k := tokKey(typ, p.Name, v.Code)
+			if m.x.toks.isWide(k) {
+				return nil, 0, false
+			}
+			l = m.x.toks.get(k)
 		case p.Kind == KindString:
 			l = prefixSeqs(m.x.strs, strKey(typ, p.Name), v.Code, nil)
 			slices.Sort(l)

@@ -16,6 +16,13 @@ type postings struct {
 	keys []uint64 // sorted, unique
 	off  []uint32 // len(keys)+1: list i is seqs[off[i]:off[i+1]]
 	seqs []uint32
+	wide []uint64 // sorted: keys whose lists were dropped (postingBuilder)
+}
+
+// isWide reports whether k's list was dropped for matching too much.
+func (p *postings) isWide(k uint64) bool {
+	_, ok := slices.BinarySearch(p.wide, k)
+	return ok
 }
 
 // get returns the sorted list of key k (nil if none). Callers must not
@@ -29,7 +36,7 @@ func (p *postings) get(k uint64) []uint32 {
 }
 
 func (p *postings) bytes() int64 {
-	return int64(len(p.keys))*8 + int64(len(p.off))*4 + int64(len(p.seqs))*4
+	return int64(len(p.keys))*8 + int64(len(p.off))*4 + int64(len(p.seqs))*4 + int64(len(p.wide))*8
 }
 
 // postingBuilder collects (key, seq) pairs during an import. Lists grow in
@@ -38,10 +45,20 @@ func (p *postings) bytes() int64 {
 type postingBuilder struct {
 	at    map[uint64]int32
 	lists [][]uint32
+	// wide keys match too much of their type to narrow a search (status
+	// =final, half the Observations): their lists are dropped, and a
+	// search treats the clause as unindexed.
+	wide map[uint64]bool
 }
 
+// Wide postings: a key's list is dropped once it holds more than
+// wideShare of its type and at least wideMin seqs.
+var wideMin = 1 << 16 // a variable for the tests
+
+const wideShare = 0.5
+
 func newPostingBuilder() *postingBuilder {
-	return &postingBuilder{at: map[uint64]int32{}}
+	return &postingBuilder{at: map[uint64]int32{}, wide: map[uint64]bool{}}
 }
 
 func (b *postingBuilder) add(k uint64, seq uint32) {
@@ -54,13 +71,30 @@ func (b *postingBuilder) add(k uint64, seq uint32) {
 	b.lists[i] = append(b.lists[i], seq)
 }
 
-// build sorts and flattens the lists; the builder is spent.
+// addNarrow is add for a key that may turn out wide: typeCount is how
+// many resources of its type were seen so far.
+func (b *postingBuilder) addNarrow(k uint64, seq uint32, typeCount int) {
+	if b.wide[k] {
+		return
+	}
+	b.add(k, seq)
+	if l := len(b.lists[b.at[k]]); l >= wideMin && float64(l) > wideShare*float64(typeCount) {
+		b.wide[k] = true
+		b.lists[b.at[k]] = nil
+	}
+}
+
+// build sorts and flattens the lists; the builder is spent. (A key whose
+// final list is wide was found so at its last addNarrow: the share of a
+// key's list in its type only falls as the type grows.)
 func (b *postingBuilder) build() postings {
 	keys := make([]uint64, 0, len(b.at))
 	n := 0
 	for k, i := range b.at {
-		keys = append(keys, k)
-		n += len(b.lists[i])
+		if !b.wide[k] {
+			keys = append(keys, k)
+			n += len(b.lists[i])
+		}
 	}
 	slices.Sort(keys)
 	p := postings{keys: keys, off: make([]uint32, 0, len(keys)+1), seqs: make([]uint32, 0, n)}
@@ -73,7 +107,11 @@ func (b *postingBuilder) build() postings {
 		b.lists[b.at[k]] = nil
 	}
 	p.off = append(p.off, uint32(len(p.seqs)))
-	b.at, b.lists = nil, nil
+	for k := range b.wide {
+		p.wide = append(p.wide, k)
+	}
+	slices.Sort(p.wide)
+	b.at, b.lists, b.wide = nil, nil, nil
 	return p
 }
 
@@ -203,7 +241,7 @@ type importedIndex struct {
 
 // snapshotMagic starts a saved index (8 bytes: the sections after it
 // stay 8-byte aligned, so a load can use the arrays in place).
-const snapshotMagic = "FSIX3\x00\x00\x00"
+const snapshotMagic = "FSIX4\x00\x00\x00"
 
 // encode serialises the index, little endian, each array 8-byte aligned,
 // into parts of at most partSize bytes.
@@ -229,6 +267,10 @@ func (x *importedIndex) encode(partSize int) [][]byte {
 			b = binary.LittleEndian.AppendUint32(b, s)
 		}
 		pad()
+		b = binary.LittleEndian.AppendUint64(b, uint64(len(p.wide)))
+		for _, k := range p.wide {
+			b = binary.LittleEndian.AppendUint64(b, k)
+		}
 	}
 	b = binary.LittleEndian.AppendUint64(b, uint64(len(x.strs)))
 	for _, e := range x.strs {
@@ -293,6 +335,14 @@ func decodeIndex(buf []byte) (*importedIndex, error) {
 			return nil, errSnapshot
 		}
 		p.keys, p.off, p.seqs = u64s(kb, inPlace), u32s(ob, inPlace), u32s(sb, inPlace)
+		nw := int(u64())
+		if bad || nw > len(buf) {
+			return nil, errSnapshot
+		}
+		p.wide = u64s(take(nw*8), inPlace)
+		if bad {
+			return nil, errSnapshot
+		}
 	}
 	ns := int(u64())
 	if bad || ns > len(buf) {

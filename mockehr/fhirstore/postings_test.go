@@ -18,6 +18,7 @@ func TestIndexSnapshotRoundTrip(t *testing.T) {
 		b.strs = append(b.strs, strEntry{key: strKey("Patient", "name"), val: string(rune('a' + seq%9)), seq: seq})
 	}
 	x := b.build(300, b.ids.build())
+	x.toks.wide = []uint64{1, 2, 3}
 	buf := bytes.Join(x.encode(100), nil)
 	for _, in := range [][]byte{buf, append(make([]byte, 1, len(buf)+1), buf...)[1:]} {
 		got, err := decodeIndex(in)

@@ -1,6 +1,7 @@
 package fhirstore
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -235,6 +236,17 @@ func init() {
 		}
 		types[d.Name] = d
 	}
+}
+
+// subjectIsPatient reports whether td's param is its patient param under
+// another name (subject of the clinical types: same element), so a
+// Patient value of it is answered by the compartment.
+func subjectIsPatient(td *TypeDef, param string) bool {
+	if td == nil || param != "subject" {
+		return false
+	}
+	p, s := td.Params["patient"], td.Params["subject"]
+	return p != nil && s != nil && slices.Equal(p.Paths, s.Paths)
 }
 
 // Type returns the definition of a supported resource type, nil if the
