@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +32,9 @@ type Source interface {
 // importBallast is the virtual allocation that keeps the collector from
 // running too often during an import (see runImport).
 const importBallast = 64 << 20
+
+// importMemoryLimit is the soft limit of the Go heap during an import.
+const importMemoryLimit = 1536 << 20
 
 // maxImportProblems bounds the problems one failed import reports.
 const maxImportProblems = 100
@@ -97,6 +101,13 @@ func (s *Store) runImport(ctx context.Context, src Source, fp string, loaded tim
 	// ballast (never touched, so never resident) spaces the collections.
 	ballast := make([]byte, importBallast)
 	defer runtime.KeepAlive(ballast)
+	// And when the index under construction is large (100,000 patients),
+	// a soft memory limit makes the collector work harder instead of
+	// letting garbage double the heap. The caller's limit, if lower, wins.
+	if prev := debug.SetMemoryLimit(-1); prev > importMemoryLimit {
+		debug.SetMemoryLimit(importMemoryLimit)
+		defer debug.SetMemoryLimit(prev)
+	}
 
 	jobs := make(chan importJob, 512)
 	results := make(chan importResult, 512)
