@@ -39,9 +39,10 @@ type ImportWriter interface {
 	SetRecord(ctx context.Context, seq uint32, record []byte) error
 	// ReadBack is ReadImported over the rows put so far.
 	ReadBack(ctx context.Context, seqs []uint32, fn func(seq uint32, record, body []byte) error) error
-	// Finish commits the remaining rows, the index snapshot and the status
+	// Finish commits the remaining rows, the index snapshot (the parts
+	// writeIndex puts, in order; put may not keep a part) and the status
 	// "done" in one transaction.
-	Finish(ctx context.Context, index [][]byte, resources int) error
+	Finish(ctx context.Context, writeIndex func(put func(part []byte) error) error, resources int) error
 	// Abort drops everything this import wrote.
 	Abort(ctx context.Context) error
 }

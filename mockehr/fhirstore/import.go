@@ -204,7 +204,7 @@ func (s *Store) runImport(ctx context.Context, src Source, fp string, loaded tim
 		if fatal = s.placeProvenance(ictx, w, &ids, b, pending); fatal == nil {
 			x = b.build(seq, ids)
 			tIndex = time.Since(t0) - tRows
-			fatal = w.Finish(ictx, x.encode(8<<20), count)
+			fatal = w.Finish(ictx, func(put func([]byte) error) error { return x.encode(8<<20, put) }, count)
 		}
 	}
 	if fatal != nil {

@@ -138,7 +138,7 @@ func (b *pairBuilder) build() postings {
 		}
 		return int(x.s) - int(y.s)
 	})
-	p := postings{seqs: make([]uint32, 0, len(b.pairs))}
+	p := postings{keys: make([]uint64, 0, len(b.pairs)), off: make([]uint32, 0, len(b.pairs)+1), seqs: make([]uint32, 0, len(b.pairs))}
 	for i, kp := range b.pairs {
 		if i == 0 || kp.k != b.pairs[i-1].k {
 			p.keys = append(p.keys, kp.k)
@@ -244,47 +244,100 @@ type importedIndex struct {
 const snapshotMagic = "FSIX4\x00\x00\x00"
 
 // encode serialises the index, little endian, each array 8-byte aligned,
-// into parts of at most partSize bytes.
-func (x *importedIndex) encode(partSize int) [][]byte {
-	b := []byte(snapshotMagic)
-	pad := func() {
-		for len(b)%8 != 0 {
-			b = append(b, 0)
-		}
-	}
-	b = binary.LittleEndian.AppendUint64(b, uint64(x.n))
+// handing put parts of partSize bytes (the last one shorter) from one
+// reused buffer: a 700 MB index is never copied whole.
+func (x *importedIndex) encode(partSize int, put func([]byte) error) error {
+	w := partWriter{buf: make([]byte, 0, partSize), put: put}
+	w.bytes([]byte(snapshotMagic))
+	w.u64(uint64(x.n))
 	for _, p := range []*postings{&x.ids, &x.comp, &x.toks} {
-		b = binary.LittleEndian.AppendUint64(b, uint64(len(p.keys)))
-		b = binary.LittleEndian.AppendUint64(b, uint64(len(p.seqs)))
-		for _, k := range p.keys {
-			b = binary.LittleEndian.AppendUint64(b, k)
-		}
-		for _, o := range p.off {
-			b = binary.LittleEndian.AppendUint32(b, o)
-		}
-		pad()
-		for _, s := range p.seqs {
-			b = binary.LittleEndian.AppendUint32(b, s)
-		}
-		pad()
-		b = binary.LittleEndian.AppendUint64(b, uint64(len(p.wide)))
-		for _, k := range p.wide {
-			b = binary.LittleEndian.AppendUint64(b, k)
-		}
+		w.u64(uint64(len(p.keys)))
+		w.u64(uint64(len(p.seqs)))
+		w.u64s(p.keys)
+		w.u32s(p.off)
+		w.pad()
+		w.u32s(p.seqs)
+		w.pad()
+		w.u64(uint64(len(p.wide)))
+		w.u64s(p.wide)
 	}
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(x.strs)))
+	w.u64(uint64(len(x.strs)))
 	for _, e := range x.strs {
-		b = binary.LittleEndian.AppendUint64(b, e.key)
-		b = binary.LittleEndian.AppendUint32(b, e.seq)
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(e.val)))
-		b = append(b, e.val...)
+		w.u64(e.key)
+		w.u32(e.seq)
+		w.u32(uint32(len(e.val)))
+		w.bytes([]byte(e.val))
 	}
-	var parts [][]byte
-	for len(b) > partSize {
-		parts = append(parts, b[:partSize:partSize])
-		b = b[partSize:]
+	return w.flush()
+}
+
+// partWriter cuts a byte stream into parts.
+type partWriter struct {
+	buf []byte
+	n   int // bytes written before buf
+	put func([]byte) error
+	err error
+}
+
+func (w *partWriter) bytes(b []byte) {
+	for len(b) > 0 && w.err == nil {
+		k := min(len(b), cap(w.buf)-len(w.buf))
+		w.buf = append(w.buf, b[:k]...)
+		b = b[k:]
+		if len(w.buf) == cap(w.buf) {
+			w.flush()
+		}
 	}
-	return append(parts, b)
+}
+
+func (w *partWriter) u64(v uint64) {
+	var a [8]byte
+	binary.LittleEndian.PutUint64(a[:], v)
+	w.bytes(a[:])
+}
+
+func (w *partWriter) u32(v uint32) {
+	var a [4]byte
+	binary.LittleEndian.PutUint32(a[:], v)
+	w.bytes(a[:])
+}
+
+// u64s and u32s write arrays, as they are in memory where that is little
+// endian.
+func (w *partWriter) u64s(s []uint64) {
+	if littleEndian && len(s) > 0 {
+		w.bytes(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*8))
+		return
+	}
+	for _, v := range s {
+		w.u64(v)
+	}
+}
+
+func (w *partWriter) u32s(s []uint32) {
+	if littleEndian && len(s) > 0 {
+		w.bytes(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*4))
+		return
+	}
+	for _, v := range s {
+		w.u32(v)
+	}
+}
+
+// pad aligns the stream to 8 bytes.
+func (w *partWriter) pad() {
+	for (w.n+len(w.buf))%8 != 0 {
+		w.bytes([]byte{0})
+	}
+}
+
+func (w *partWriter) flush() error {
+	if w.err == nil && len(w.buf) > 0 {
+		w.err = w.put(w.buf)
+		w.n += len(w.buf)
+		w.buf = w.buf[:0]
+	}
+	return w.err
 }
 
 var errSnapshot = errors.New("fhirstore: the saved index of the imported set is unreadable")

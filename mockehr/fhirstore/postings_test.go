@@ -19,7 +19,11 @@ func TestIndexSnapshotRoundTrip(t *testing.T) {
 	}
 	x := b.build(300, b.ids.build())
 	x.toks.wide = []uint64{1, 2, 3}
-	buf := bytes.Join(x.encode(100), nil)
+	var parts [][]byte
+	if err := x.encode(100, func(p []byte) error { parts = append(parts, bytes.Clone(p)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	buf := bytes.Join(parts, nil)
 	for _, in := range [][]byte{buf, append(make([]byte, 1, len(buf)+1), buf...)[1:]} {
 		got, err := decodeIndex(in)
 		if err != nil {

@@ -412,15 +412,18 @@ func (imp *sqliteImport) ReadBack(ctx context.Context, seqs []uint32, fn func(se
 
 // Finish commits the index and the status, syncs the file and renames it
 // into place: the imported set exists whole or not at all.
-func (imp *sqliteImport) Finish(ctx context.Context, index [][]byte, resources int) error {
+func (imp *sqliteImport) Finish(ctx context.Context, writeIndex func(put func([]byte) error) error, resources int) error {
 	defer imp.close()
 	if err := imp.begin(ctx); err != nil {
 		return err
 	}
-	for i, p := range index {
-		if _, err := imp.tx.ExecContext(ctx, `INSERT INTO fhir_imported_index (part, data) VALUES (?, ?)`, i, p); err != nil {
-			return err
-		}
+	part := 0
+	if err := writeIndex(func(p []byte) error {
+		_, err := imp.tx.ExecContext(ctx, `INSERT INTO fhir_imported_index (part, data) VALUES (?, ?)`, part, p)
+		part++
+		return err
+	}); err != nil {
+		return err
 	}
 	if _, err := imp.tx.ExecContext(ctx, `UPDATE fhir_import SET status = ?, resources = ?, finished = ?`,
 		ImportDone, resources, time.Now().UnixNano()); err != nil {
