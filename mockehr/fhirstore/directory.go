@@ -3,6 +3,7 @@ package fhirstore
 import (
 	"context"
 	"encoding/json"
+	"iter"
 	"sort"
 	"strings"
 	"time"
@@ -204,23 +205,29 @@ func (s *Store) all(typ string) []*Resource {
 
 // SearchPatients matches a name part prefix, the full name, the MRN or a
 // birth-date prefix, case-insensitively.
+//
+// Patients are visited in search order and only as far as limit needs:
+// with 100,000 imported patients the first page reads a few rows, and a
+// summary (which searches the patient's problems) is only made for those
+// returned.
 func (s *Store) SearchPatients(_ context.Context, query string, limit int) ([]smart.PersonSummary, error) {
 	query = strings.ToLower(strings.TrimSpace(query))
 	var out []smart.PersonSummary
-	for _, r := range s.all("Patient") {
+	for r := range s.inOrder("Patient") {
 		if limit > 0 && len(out) >= limit {
 			break
 		}
-		p := s.summary(r)
-		if query != "" && !patientMatches(r, p, query) {
+		if query != "" && !patientMatches(r, query) {
 			continue
 		}
-		out = append(out, p)
+		out = append(out, s.summary(r))
 	}
 	return out, nil
 }
 
-func patientMatches(r *Resource, p smart.PersonSummary, q string) bool {
+// patientMatches: a name part or identifier prefix, a birth date prefix
+// or a part of the display name.
+func patientMatches(r *Resource, q string) bool {
 	for i := range r.entries {
 		e := &r.entries[i]
 		switch r.param(e).Name {
@@ -230,7 +237,43 @@ func patientMatches(r *Resource, p smart.PersonSummary, q string) bool {
 			}
 		}
 	}
-	return strings.HasPrefix(p.BirthDate, q) || strings.Contains(strings.ToLower(p.Name), q)
+	var d personDoc
+	_ = json.Unmarshal(r.Raw, &d)
+	return strings.HasPrefix(d.BirthDate, q) || strings.Contains(strings.ToLower(displayName(d.Name)), q)
+}
+
+// inOrder yields the live resources of typ in search order (that of a
+// search without _sort), reading imported ones in batches as it goes.
+func (s *Store) inOrder(typ string) iter.Seq[*Resource] {
+	return func(yield func(*Resource) bool) {
+		mem := s.memorySearch(&Query{Type: types[typ]})
+		sortResources(mem, nil)
+		var seqs []uint32
+		if s.imp != nil {
+			seqs = s.imp.x.toks.get(typeKey(typ))
+		}
+		const batch = 256
+		for len(mem) > 0 || len(seqs) > 0 {
+			var rs []*Resource
+			if len(seqs) > 0 {
+				n := min(batch, len(seqs))
+				rs = s.imp.load(seqs[:n])
+				seqs = seqs[n:]
+				sortResources(rs, nil)
+			}
+			for len(rs) > 0 || (len(mem) > 0 && len(seqs) == 0) {
+				var r *Resource
+				if len(rs) > 0 && (len(mem) == 0 || rs[0].ord < mem[0].ord) {
+					r, rs = rs[0], rs[1:]
+				} else {
+					r, mem = mem[0], mem[1:]
+				}
+				if !yield(r) {
+					return
+				}
+			}
+		}
+	}
 }
 
 func (s *Store) Practitioners(context.Context) ([]smart.PersonSummary, error) {

@@ -277,18 +277,19 @@ func (s *Store) Get(typ, id string) (*Resource, bool) {
 
 // History returns every version of typ/id, newest first.
 func (s *Store) History(typ, id string) []*Resource {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	k := rkey{typ, id}
+	s.mu.RLock()
 	cur := s.cur[k]
 	if cur == nil {
-		if s.imp != nil {
+		s.mu.RUnlock()
+		if s.imp != nil { // never written: its one imported version
 			if r := s.imp.get(typ, id); r != nil {
 				return []*Resource{r}
 			}
 		}
 		return nil
 	}
+	defer s.mu.RUnlock()
 	h := s.hist[k]
 	out := make([]*Resource, 0, len(h)+1)
 	out = append(out, cur)
@@ -301,6 +302,16 @@ func (s *Store) History(typ, id string) []*Resource {
 // Search returns the live resources matching q, sorted (q.Sort, then load
 // order). Paging is the caller's.
 func (s *Store) Search(q *Query) []*Resource {
+	out := s.memorySearch(q)
+	if s.imp != nil {
+		out = append(out, s.imp.search(q)...)
+	}
+	sortResources(out, q.Sort)
+	return out
+}
+
+// memorySearch returns the memory tier's matches of q, unsorted.
+func (s *Store) memorySearch(q *Query) []*Resource {
 	s.mu.RLock()
 	ids, _ := s.ix.candidates(q, s.slotOfLocked)
 	out := make([]*Resource, 0, len(ids))
@@ -310,10 +321,6 @@ func (s *Store) Search(q *Query) []*Resource {
 		}
 	}
 	s.mu.RUnlock()
-	if s.imp != nil {
-		out = append(out, s.imp.search(q)...)
-	}
-	sortResources(out, q.Sort)
 	return out
 }
 
