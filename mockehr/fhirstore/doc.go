@@ -87,12 +87,13 @@
 //     only the index under construction grows (a soft limit of the Go
 //     heap, 1.5 GB, keeps garbage from doubling it at 100,000 patients). A progress line is logged
 //     every few seconds. The rows, the index snapshot and the status
-//     "done" go to a temporary file renamed into place last, so a killed
+//     "done" go to temporary files renamed into place last, so a killed
 //     import is never mistaken for a finished one, and a failed one (a
 //     bad file) leaves nothing behind.
 //
-// The snapshot is a few blobs whose arrays are 8-byte aligned: a restart
-// reads them into one buffer and uses the posting arrays in place.
+// The snapshot is a file beside the rows (fhir-imported.db.idx, tied to
+// them by a nonce) whose arrays are 8-byte aligned: a restart reads it
+// with one read and uses the posting arrays in place.
 //
 // The database part sits behind Backend (backend.go): written versions,
 // imported rows by sequence number, the index snapshot and the import

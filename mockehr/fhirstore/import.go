@@ -51,10 +51,10 @@ func (s *Store) importSource(ctx context.Context, src Source, loaded time.Time) 
 	if st.Status == ImportDone && st.Fingerprint == fp {
 		t0 := time.Now()
 		buf, err := s.be.IndexSnapshot(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("fhirstore: read the index of the imported set: %w", err)
+		var x *importedIndex
+		if err == nil {
+			x, err = decodeIndex(buf)
 		}
-		x, err := decodeIndex(buf)
 		if err == nil {
 			s.stats.ImportSkipped = true
 			s.logger.Info("fhirstore: imported set is current, import skipped", "resources", st.Resources, "imported", st.Finished.Format(time.RFC3339), "took", time.Since(t0).Round(time.Millisecond))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -362,6 +363,14 @@ func TestImportFailsCleanlyAndRestartsAfterAKill(t *testing.T) {
 		t.Fatal("a row of the killed import survived")
 	}
 	s.Close()
+	// A lost or foreign index file: imported again, not trusted.
+	os.Remove(filepath.Join(dir, ImportedFileName+indexSuffix))
+	src1 := &memSource{fp: "v1", raws: data}
+	s1 := openImported(t, db, src1, 0)
+	if st := s1.Stats(); st.ImportSkipped || src1.calls != 1 {
+		t.Fatalf("without its index file: %+v", st)
+	}
+	s1.Close()
 	// A changed fingerprint imports again.
 	src2 := &memSource{fp: "v2", raws: data[:len(data)-1]}
 	s2 := openImported(t, db, src2, 0)
