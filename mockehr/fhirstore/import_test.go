@@ -457,3 +457,18 @@ func TestSpliceMetaMatchesEncode(t *testing.T) {
 		t.Error("spliced with another id")
 	}
 }
+
+// Without a database an Import source is loaded into memory (tests).
+func TestImportWithoutDatabaseLoadsIntoMemory(t *testing.T) {
+	data := scaleData(t, 2)
+	s, err := Open(context.Background(), Options{Import: &memSource{fp: "x", raws: data}, Now: fixedClock(), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Memory != len(data) || st.Imported != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if _, ok := s.Get("Patient", "pat-g00001"); !ok {
+		t.Fatal("patient missing")
+	}
+}
