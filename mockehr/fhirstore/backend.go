@@ -21,7 +21,8 @@ type Backend interface {
 	// BeginImport drops the imported set and starts an empty one for
 	// fingerprint, with the status "running".
 	BeginImport(ctx context.Context, fingerprint string) (ImportWriter, error)
-	// IndexSnapshot returns the parts ImportWriter.Finish saved, joined.
+	// IndexSnapshot returns the parts ImportWriter.Finish saved, joined,
+	// 8-byte aligned, valid until Close (it may be a read-only mapping).
 	IndexSnapshot(ctx context.Context) ([]byte, error)
 	// ReadImported calls fn for each of the sorted seqs that has a row.
 	// fn may keep body; record is only valid during the call.

@@ -213,6 +213,14 @@ func (s *Store) runImport(ctx context.Context, src Source, fp string, loaded tim
 		}
 		return nil, fatal
 	}
+	// Serve from the saved index, as a restart does, rather than the one
+	// just built in the Go heap (see mapFile).
+	if buf, err := s.be.IndexSnapshot(ctx); err == nil {
+		if y, err := decodeIndex(buf); err == nil {
+			x = y
+		}
+	}
+	runtime.GC()
 	s.stats.ImportTook = time.Since(t0)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

@@ -92,10 +92,11 @@ type SQLite struct {
 	db   *store.DB
 	path string // the imported set's file
 
-	mu  sync.Mutex
-	rd  *sql.DB // read pool over path; nil when closed or absent
-	pt  *sql.Stmt
-	rng *sql.Stmt
+	mu    sync.Mutex
+	rd    *sql.DB // read pool over path; nil when closed or absent
+	pt    *sql.Stmt
+	rng   *sql.Stmt
+	unmap []func() error // index files mapped by IndexSnapshot
 }
 
 var _ Backend = (*SQLite)(nil)
@@ -150,8 +151,20 @@ func (b *SQLite) closeReader() error {
 	return err
 }
 
-// Close closes the read pool (the shared database is the caller's).
-func (b *SQLite) Close() error { return b.closeReader() }
+// Close closes the read pool and unmaps the index (the shared database is
+// the caller's). Nothing read from the backend may be used after it.
+func (b *SQLite) Close() error {
+	err := b.closeReader()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, u := range b.unmap {
+		if uerr := u(); err == nil {
+			err = uerr
+		}
+	}
+	b.unmap = nil
+	return err
+}
 
 func (b *SQLite) AppendVersion(ctx context.Context, v StoredVersion) error {
 	_, err := b.db.SQL.ExecContext(ctx, `INSERT INTO fhir_versions (type, id, version, last_updated, deleted, body) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -227,13 +240,17 @@ func (b *SQLite) IndexSnapshot(ctx context.Context) ([]byte, error) {
 	if err := rd.QueryRowContext(ctx, `SELECT index_nonce, index_size FROM fhir_import`).Scan(&nonce, &size); err != nil {
 		return nil, err
 	}
-	buf, err := os.ReadFile(b.path + indexSuffix) // the index then uses it in place
+	buf, unmap, err := mapFile(b.path + indexSuffix) // the index then uses it in place
 	if err != nil {
 		return nil, err
 	}
 	if len(buf) != nonceSize+size || len(nonce) != nonceSize || !bytes.Equal(buf[:nonceSize], nonce) {
+		unmap()
 		return nil, errors.New("fhirstore: the index file does not belong to the imported set")
 	}
+	b.mu.Lock()
+	b.unmap = append(b.unmap, unmap)
+	b.mu.Unlock()
 	return buf[nonceSize:], nil
 }
 
