@@ -61,6 +61,7 @@ func main() {
 	data := flag.String("data", "", "internal: data directory")
 	patients := flag.Int("patients", 0, "internal: patients in the set")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of each phase to FILE.<phase>.<patients>")
+	keep := flag.Bool("keep", false, "keep the data directories; a kept one is not imported again (only restarted and queried)")
 	flag.Parse()
 	if *child != "" {
 		if *cpuProfile != "" {
@@ -100,7 +101,7 @@ func main() {
 	}
 	var rows []row
 	for _, n := range ns {
-		r, err := measure(*work, n, *cacheMB, *cpuProfile)
+		r, err := measure(*work, n, *cacheMB, *cpuProfile, *keep)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%d patients: %v\n", n, err)
 			os.Exit(1)
@@ -159,7 +160,7 @@ type result struct {
 	Matches     map[string]int     `json:"matches"`
 }
 
-func measure(work string, n, cacheMB int, profile string) (row, error) {
+func measure(work string, n, cacheMB int, profile string, keep bool) (row, error) {
 	r := row{patients: n}
 	gen := filepath.Join(work, fmt.Sprintf("gen-%d-seed%s", n, seed))
 	if _, err := os.Stat(filepath.Join(gen, ".complete")); err != nil {
@@ -172,11 +173,19 @@ func measure(work string, n, cacheMB int, profile string) (row, error) {
 		os.WriteFile(filepath.Join(gen, ".complete"), nil, 0o644)
 	}
 	data := filepath.Join(work, fmt.Sprintf("data-%d", n))
-	os.RemoveAll(data)
-	defer os.RemoveAll(data)
 	var err error
-	if r.imp, err = spawn("import", gen, data, n, cacheMB, profile); err != nil {
-		return r, err
+	_, statErr := os.Stat(filepath.Join(data, "bench-totals.json"))
+	switch {
+	case keep && statErr == nil:
+		fmt.Printf("%d patients: kept data directory, not imported again\n", n)
+	default:
+		os.RemoveAll(data)
+		if r.imp, err = spawn("import", gen, data, n, cacheMB, profile); err != nil {
+			return r, err
+		}
+	}
+	if !keep {
+		defer os.RemoveAll(data)
 	}
 	if r.serve, err = spawn("serve", gen, data, n, cacheMB, profile); err != nil {
 		return r, err
