@@ -225,6 +225,51 @@ func (s *Store) SearchPatients(_ context.Context, query string, limit int) ([]sm
 	return out, nil
 }
 
+// PagePatients pages through SearchPatients' matches and counts them.
+//
+// Without a query the count needs no patient read: the in-memory ones are
+// counted as they are, the imported ones from the index less those a write
+// shadows, and only the page itself is read and summarised. A query reads
+// every patient once to count its matches but summarises only the page.
+func (s *Store) PagePatients(_ context.Context, query string, offset, limit int) (smart.PatientPage, error) {
+	query = strings.ToLower(strings.TrimSpace(query))
+	offset = max(offset, 0)
+	var page smart.PatientPage
+	if query == "" {
+		page.Total = s.countPatients()
+	}
+	n := 0
+	for r := range s.inOrder("Patient") {
+		if query != "" && !patientMatches(r, query) {
+			continue
+		}
+		if n >= offset && (limit <= 0 || n < offset+limit) {
+			page.Patients = append(page.Patients, s.summary(r))
+		}
+		n++
+		if query == "" && limit > 0 && n >= offset+limit {
+			break // the count is known already
+		}
+	}
+	if query != "" {
+		page.Total = n
+	}
+	return page, nil
+}
+
+// countPatients counts the live patients without reading them.
+func (s *Store) countPatients() int {
+	n := len(s.memorySearch(&Query{Type: types["Patient"]}))
+	if s.imp != nil {
+		for _, seq := range s.imp.x.toks.get(typeKey("Patient")) {
+			if !s.imp.shadowed(seq) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // patientMatches: a name part or identifier prefix, a birth date prefix
 // or a part of the display name.
 func patientMatches(r *Resource, q string) bool {

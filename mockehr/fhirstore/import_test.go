@@ -199,6 +199,8 @@ func sameAnswers(t *testing.T, want, got *Store, data []json.RawMessage) {
 			t.Errorf("SearchPatients(%q):\n %v\n %v", q, w, g)
 		}
 	}
+	checkPages(t, want)
+	checkPages(t, got)
 	w, _ := want.Encounters(ctx, "pat-g00003")
 	g, _ := got.Encounters(ctx, "pat-g00003")
 	if fmt.Sprint(w) != fmt.Sprint(g) {
@@ -280,6 +282,9 @@ func TestWritesOverImportedResources(t *testing.T) {
 		if _, err := st.Delete(ctx, "Condition", "cond-g00002-1", 0); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := st.Delete(ctx, "Patient", "pat-g00002", 0); err != nil {
+			t.Fatal(err)
+		}
 		moved, _ := st.Get("Encounter", "enc-g00003-1")
 		r, err = st.Parse("Encounter", bytes.Replace(moved.Raw, []byte("Patient/pat-g00003"), []byte("Patient/pat-g00001"), -1))
 		if err != nil {
@@ -304,6 +309,12 @@ func TestWritesOverImportedResources(t *testing.T) {
 		if got := ids(s.Search(query(t, "Encounter", "patient=pat-g00003&_id=enc-g00003-1", ""))); len(got) != 0 {
 			t.Errorf("the moved encounter is still in its old compartment: %v", got)
 		}
+		wp, _ := mem.PagePatients(ctx, "", 0, 0)
+		gp, _ := s.PagePatients(ctx, "", 0, 0)
+		if fmt.Sprint(wp) != fmt.Sprint(gp) || strings.Contains(fmt.Sprint(gp), "pat-g00002") {
+			t.Errorf("patients after a delete:\n %v\n %v", wp, gp)
+		}
+		checkPages(t, s)
 	}
 	check(s)
 	s.Close()

@@ -2,6 +2,7 @@ package fhirstore
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/fhirtest"
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 	"github.com/ehrsim/ehrsim/mockehr/store"
 )
 
@@ -182,6 +184,14 @@ func TestDirectory(t *testing.T) {
 	if got, _ := s.SearchPatients(ctx, "", 1); len(got) != 1 {
 		t.Errorf("limit 1 gave %d", len(got))
 	}
+	checkPages(t, s)
+	if _, err := s.Delete(ctx, "Patient", "p2", 0); err != nil {
+		t.Fatal(err)
+	}
+	if pg, _ := s.PagePatients(ctx, "", 0, 10); pg.Total != 1 || len(pg.Patients) != 1 {
+		t.Errorf("after deleting p2: %+v", pg)
+	}
+	checkPages(t, s)
 	if _, err := s.Patient(ctx, "nope"); err == nil {
 		t.Error("unknown patient: no error")
 	}
@@ -283,6 +293,41 @@ func BenchmarkSearch(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// checkPages: PagePatients' pages, joined, are SearchPatients' list, and
+// each page counts all of it, for queries matching many, one and none.
+func checkPages(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range []string{"", "a", "pat", "19", "zzz"} {
+		all, _ := s.SearchPatients(ctx, q, 0)
+		for _, size := range []int{1, 2, 7} {
+			var joined []smart.PersonSummary
+			for off := 0; ; off += size {
+				pg, err := s.PagePatients(ctx, q, off, size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if pg.Total != len(all) {
+					t.Fatalf("PagePatients(%q, %d, %d).Total = %d, want %d", q, off, size, pg.Total, len(all))
+				}
+				if len(pg.Patients) > size {
+					t.Fatalf("PagePatients(%q, %d, %d) gave %d", q, off, size, len(pg.Patients))
+				}
+				joined = append(joined, pg.Patients...)
+				if len(pg.Patients) < size {
+					break
+				}
+			}
+			if fmt.Sprint(joined) != fmt.Sprint(all) {
+				t.Errorf("pages of %d for %q:\n %v\n want %v", size, q, joined, all)
+			}
+		}
+		if pg, _ := s.PagePatients(ctx, q, -5, 0); fmt.Sprint(pg.Patients) != fmt.Sprint(all) {
+			t.Errorf("PagePatients(%q, -5, 0) is not the whole list", q)
 		}
 	}
 }

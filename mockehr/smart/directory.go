@@ -38,6 +38,12 @@ type EncounterSummary struct {
 	Location  string
 }
 
+// PatientPage is one page of a patient search.
+type PatientPage struct {
+	Patients []PersonSummary // this page, in search order
+	Total    int             // every patient the query matches, on all pages
+}
+
 // Directory is the read-only view of the EHR's people and encounters that the
 // launcher, the authorization server's pages and the simulated EHR need. The
 // FHIR store implements it; it reflects fixture data plus FHIR writes.
@@ -49,6 +55,12 @@ type Directory interface {
 	// SearchPatients matches name, MRN or birth date (YYYY-MM-DD prefix);
 	// an empty query lists all. limit <= 0 means no limit.
 	SearchPatients(ctx context.Context, query string, limit int) ([]PersonSummary, error)
+	// PagePatients is SearchPatients one page at a time, for lists that
+	// page through every patient (the launcher's chooser over 10,000
+	// generated patients): it skips the first offset matches, returns at
+	// most limit (limit <= 0: all the rest), in SearchPatients' order, and
+	// counts every match in Total. A negative offset counts as 0.
+	PagePatients(ctx context.Context, query string, offset, limit int) (PatientPage, error)
 	Practitioners(ctx context.Context) ([]PersonSummary, error)
 	RelatedPersons(ctx context.Context) ([]PersonSummary, error)
 	// Encounters lists a patient's encounters, most recent start first.

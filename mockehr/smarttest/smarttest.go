@@ -78,6 +78,17 @@ func (d *Directory) SearchPatients(_ context.Context, q string, limit int) ([]sm
 	return out, nil
 }
 
+func (d *Directory) PagePatients(ctx context.Context, q string, offset, limit int) (smart.PatientPage, error) {
+	all, _ := d.SearchPatients(ctx, q, 0)
+	page := smart.PatientPage{Total: len(all)}
+	all = all[min(max(offset, 0), len(all)):]
+	if limit > 0 && len(all) > limit {
+		all = all[:limit]
+	}
+	page.Patients = all
+	return page, nil
+}
+
 func (d *Directory) Practitioners(context.Context) ([]smart.PersonSummary, error) {
 	return d.PractitionerList, nil
 }
