@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sort"
 	"time"
@@ -136,6 +137,19 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 	if aerr != nil {
 		writeError(w, aerr)
+		return
+	}
+	if s.upstream != nil {
+		if err := s.upstream.Metadata(w, r, base, s.securityFor(base)); err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) {
+				ae = errf(http.StatusBadGateway, "transient", "upstream FHIR server: "+err.Error())
+			}
+			writeError(w, ae)
+			s.recordMetadata(r, ae.status)
+			return
+		}
+		s.recordMetadata(r, http.StatusOK)
 		return
 	}
 	body, err := json.Marshal(s.capabilityStatement(base))

@@ -45,6 +45,10 @@ type Options struct {
 	// records nothing. ScenarioLaunch names the launch of a scenario id.
 	Inspector      *inspect.Recorder
 	ScenarioLaunch func(ctx context.Context, scenario string) string
+	// Upstream, when set, answers every interaction and metadata from
+	// another FHIR server (--fhir-upstream) after the same checks; Store
+	// then only parses resources for those checks.
+	Upstream Upstream
 }
 
 // DefaultSlowDelay is request_slow's added latency unless
@@ -70,6 +74,7 @@ type Server struct {
 
 	inspector      *inspect.Recorder
 	scenarioLaunch func(context.Context, string) string
+	upstream       Upstream
 }
 
 // New checks the options and builds a Server.
@@ -89,7 +94,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{store: o.Store, grants: o.Grants, baseURL: o.BaseURL, endpoints: o.Endpoints,
 		scenario: o.Scenario, slowDelay: o.SlowDelay, now: o.Now, logger: o.Logger,
-		inspector: o.Inspector, scenarioLaunch: o.ScenarioLaunch}
+		inspector: o.Inspector, scenarioLaunch: o.ScenarioLaunch, upstream: o.Upstream}
 	if s.slowDelay <= 0 {
 		s.slowDelay = DefaultSlowDelay
 	}
@@ -313,7 +318,11 @@ func (s *Server) authed(h func(*req) *apiError) http.HandlerFunc {
 			err = negotiate(r)
 		}
 		if err == nil {
-			err = h(rq)
+			if s.upstream != nil {
+				err = s.serveUpstream(rq)
+			} else {
+				err = h(rq)
+			}
 		}
 		if err != nil {
 			if err.status >= 500 {
