@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -63,4 +64,45 @@ func TestConsentPostedConcurrentlyIssuesOneCode(t *testing.T) {
 		}
 	}
 	h.exchange(f, codes[0])
+}
+
+// Refresh token rotation is single use under concurrency (REF-06): of eight
+// refreshes racing with one refresh token, exactly one gets new tokens and
+// the others get invalid_grant, because retiring the old token is one
+// conditional UPDATE (a check-and-set that also holds across instances).
+func TestREF06_ConcurrentRefreshesRotateOnce(t *testing.T) {
+	h := newTestServer(t)
+	// openid: each refresh signs an id_token between its check and its
+	// save, which widens the window the check-and-set must close.
+	rt := refreshable(t, h, "openid", "fhirUser", "offline_access", "launch/patient", "patient/*.rs")["refresh_token"].(string)
+	const n = 8
+	start := make(chan struct{})
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		ok     int
+		errors []string
+	)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			resp, body := refresh(h, rt, "")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case resp.StatusCode == 200:
+				ok++
+			case resp.StatusCode == 400 && body["error"] == "invalid_grant":
+			default:
+				errors = append(errors, fmt.Sprint(resp.StatusCode, body))
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if ok != 1 || len(errors) > 0 {
+		t.Fatalf("%d of %d concurrent refreshes succeeded, want exactly 1; unexpected answers: %v", ok, n, errors)
+	}
 }

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -187,7 +188,9 @@ func (s *Server) issue(ctx context.Context, fam *family, isNew bool, rotated *to
 		}
 		resp.IDToken = idt
 	}
-	if err := s.tokens.save(ctx, fam, isNew, rotated, rotatedHandle, toks...); err != nil {
+	if err := s.tokens.save(ctx, fam, isNew, rotated, rotatedHandle, toks...); errors.Is(err, errRefreshUsed) {
+		return nil, errInvalidGrant("the refresh token was already used") // REF-06: rotation is single use
+	} else if err != nil {
 		return nil, errServer(err)
 	}
 	return resp, nil

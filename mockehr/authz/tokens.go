@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 	"github.com/ehrsim/ehrsim/mockehr/store"
@@ -100,6 +102,12 @@ func (e *tokenEntry) active(now time.Time) bool {
 
 const shardCount = 64
 
+// defaultTokenCache is how many tokens the in-memory index holds at most
+// (about 0.5 KB each with their grant). The database holds every token;
+// the index is a cache of the ones in use, so a server that has issued a
+// million tokens holds no more than this many in memory.
+const defaultTokenCache = 32 << 10
+
 type shard struct {
 	mu sync.RWMutex
 	m  map[[32]byte]*tokenEntry
@@ -107,21 +115,91 @@ type shard struct {
 
 // tokenStore indexes tokens by the SHA-256 of their handle and persists
 // families and token hashes in SQLite.
+//
+// Memory is bounded: the index is a cache of at most perShard tokens per
+// shard (a full shard evicts its oldest sampled entries), and families are
+// held weakly, alive only while a cached token (or a request in flight)
+// refers to them. Everything evicted reloads from the database on its next
+// use (loadOne), so eviction never changes an answer.
+//
+// Revocation stays exact with eviction: a revoker writes the database
+// first, then bumps revocations, then marks whatever is in memory; a
+// loader that read the database before that write publishes its entry and
+// then sees revocations changed, and re-checks the database. Either the
+// revoker finds the loaded entry or the loader sees the revocation.
 type tokenStore struct {
-	db     *store.DB
-	now    func() time.Time
-	shards [shardCount]shard
+	db       *store.DB
+	now      func() time.Time
+	shards   [shardCount]shard
+	perShard int
+
+	revocations atomic.Uint64 // bumped after every revocation written to the database
 
 	famMu    sync.Mutex
-	families map[string]*family
+	families map[string]weak.Pointer[family]
 }
 
 func newTokenStore(db *store.DB, now func() time.Time) *tokenStore {
-	ts := &tokenStore{db: db, now: now, families: map[string]*family{}}
+	ts := &tokenStore{db: db, now: now, families: map[string]weak.Pointer[family]{}}
+	ts.setCapacity(defaultTokenCache)
 	for i := range ts.shards {
 		ts.shards[i].m = map[[32]byte]*tokenEntry{}
 	}
 	return ts
+}
+
+// setCapacity bounds the in-memory index to about n tokens.
+func (ts *tokenStore) setCapacity(n int) { ts.perShard = max(n/shardCount, 4) }
+
+// family returns the family with id when one is in memory, else nil.
+// The caller holds famMu.
+func (ts *tokenStore) familyLocked(id string) *family {
+	if wp, ok := ts.families[id]; ok {
+		if f := wp.Value(); f != nil {
+			return f
+		}
+		delete(ts.families, id)
+	}
+	return nil
+}
+
+// keepFamily indexes fam weakly; the index entry goes when fam is collected.
+// The caller holds famMu.
+func (ts *tokenStore) keepFamilyLocked(fam *family) {
+	wp := weak.Make(fam)
+	ts.families[fam.ID] = wp
+	runtime.AddCleanup(fam, func(id string) {
+		ts.famMu.Lock()
+		if cur, ok := ts.families[id]; ok && cur == wp {
+			delete(ts.families, id)
+		}
+		ts.famMu.Unlock()
+	}, fam.ID)
+}
+
+// familiesInMemory counts the families held in memory (for tests).
+func (ts *tokenStore) familiesInMemory() int {
+	ts.famMu.Lock()
+	defer ts.famMu.Unlock()
+	n := 0
+	for id := range ts.families {
+		if ts.familyLocked(id) != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// tokensInMemory counts the tokens the index holds (for tests).
+func (ts *tokenStore) tokensInMemory() int {
+	n := 0
+	for i := range ts.shards {
+		sh := &ts.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
 }
 
 func (ts *tokenStore) shard(h [32]byte) *shard { return &ts.shards[h[0]%shardCount] }
@@ -142,11 +220,54 @@ func (ts *tokenStore) lookup(token string) (*tokenEntry, bool) {
 	return e, ok
 }
 
+// put indexes e, evicting when the shard is full: first what can no
+// longer be used, else the oldest of a few sampled entries (map iteration
+// order is random). An evicted token is still in the database.
 func (ts *tokenStore) put(h [32]byte, e *tokenEntry) {
 	sh := ts.shard(h)
 	sh.mu.Lock()
+	if _, ok := sh.m[h]; !ok && len(sh.m) >= ts.perShard {
+		ts.evictLocked(sh)
+	}
 	sh.m[h] = e
 	sh.mu.Unlock()
+}
+
+func (ts *tokenStore) evictLocked(sh *shard) {
+	now := ts.now()
+	var oldest [32]byte
+	var oldestAt time.Time
+	sampled := 0
+	for h, e := range sh.m {
+		if !e.active(now) {
+			delete(sh.m, h)
+			return
+		}
+		if sampled == 0 || e.issuedAt.Before(oldestAt) {
+			oldest, oldestAt = h, e.issuedAt
+		}
+		if sampled++; sampled == 8 {
+			break
+		}
+	}
+	delete(sh.m, oldest)
+}
+
+// markRevoked marks the in-memory copies of a token revoked after its
+// revocation was written: e (when not nil) and whatever the index holds
+// under h, which may be a reloaded copy of an evicted e.
+func (ts *tokenStore) markRevoked(h [32]byte, e *tokenEntry) {
+	ts.revocations.Add(1)
+	if e != nil {
+		e.revoked.Store(true)
+	}
+	sh := ts.shard(h)
+	sh.mu.RLock()
+	cur := sh.m[h]
+	sh.mu.RUnlock()
+	if cur != nil {
+		cur.revoked.Store(true)
+	}
 }
 
 // newToken is a token about to be issued.
@@ -181,10 +302,20 @@ func (ts *tokenStore) save(ctx context.Context, fam *family, isNew bool, rotated
 			return fmt.Errorf("authz: save family: %w", err)
 		}
 	}
+	var rotatedHash [32]byte
 	if rotated != nil {
-		h := sha256.Sum256([]byte(rotatedHandle))
-		if _, err := tx.ExecContext(ctx, `UPDATE authz_tokens SET revoked = 1 WHERE hash = ?`, h[:]); err != nil {
+		// The check-and-set of rotation: of two refreshes racing with one
+		// token (on this instance or another), one retires it, the other
+		// finds it retired and fails (REF-06).
+		rotatedHash = sha256.Sum256([]byte(rotatedHandle))
+		res, err := tx.ExecContext(ctx, `UPDATE authz_tokens SET revoked = 1 WHERE hash = ? AND revoked = 0`, rotatedHash[:])
+		if err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return errRefreshUsed
 		}
 	}
 	hashes := make([][32]byte, len(toks))
@@ -201,11 +332,11 @@ func (ts *tokenStore) save(ctx context.Context, fam *family, isNew bool, rotated
 		return err
 	}
 	if rotated != nil {
-		rotated.revoked.Store(true)
+		ts.markRevoked(rotatedHash, rotated)
 	}
 	if isNew {
 		ts.famMu.Lock()
-		ts.families[fam.ID] = fam
+		ts.keepFamilyLocked(fam)
 		ts.famMu.Unlock()
 	}
 	for i, t := range toks {
@@ -225,22 +356,26 @@ func (ts *tokenStore) extendFamily(ctx context.Context, fam *family, until time.
 	return err
 }
 
+// errRefreshUsed is a refresh token retired by a concurrent refresh.
+var errRefreshUsed = errors.New("authz: the refresh token was already used")
+
 // revokeFamily kills every token of the family, in memory and on disk.
 func (ts *tokenStore) revokeFamily(ctx context.Context, fam *family) error {
-	fam.revoked.Store(true)
-	_, err := ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET revoked = 1 WHERE id = ?`, fam.ID)
-	return err
+	fam.revoked.Store(true) // at once: nothing of it is served from here on
+	return ts.revokeFamilyID(ctx, fam.ID)
 }
 
+// revokeFamilyID kills the family with id, whether or not it is in memory.
 func (ts *tokenStore) revokeFamilyID(ctx context.Context, id string) error {
+	_, err := ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET revoked = 1 WHERE id = ?`, id)
+	ts.revocations.Add(1)
 	ts.famMu.Lock()
-	fam := ts.families[id]
+	fam := ts.familyLocked(id)
 	ts.famMu.Unlock()
-	if fam == nil { // not loaded (tokens load lazily): revoke it on disk
-		_, err := ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET revoked = 1 WHERE id = ?`, id)
-		return err
+	if fam != nil {
+		fam.revoked.Store(true)
 	}
-	return ts.revokeFamily(ctx, fam)
+	return err
 }
 
 // revokeToken kills one token.
@@ -248,6 +383,7 @@ func (ts *tokenStore) revokeToken(ctx context.Context, handle string, e *tokenEn
 	e.revoked.Store(true)
 	h := sha256.Sum256([]byte(handle))
 	_, err := ts.db.SQL.ExecContext(ctx, `UPDATE authz_tokens SET revoked = 1 WHERE hash = ?`, h[:])
+	ts.markRevoked(h, e)
 	return err
 }
 
@@ -257,23 +393,19 @@ func (ts *tokenStore) revokeSession(ctx context.Context, sessionID string) error
 	if sessionID == "" {
 		return nil
 	}
+	// On disk first (families not in memory never load again), then what is
+	// in memory: the order tokenStore's doc comment relies on.
+	_, err := ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET revoked = 1
+		WHERE revoked = 0 AND json_extract(CAST(data AS TEXT), '$.session_id') = ? AND json_extract(CAST(data AS TEXT), '$.online') = 1`, sessionID)
+	ts.revocations.Add(1)
 	ts.famMu.Lock()
-	var fams []*family
-	for _, f := range ts.families {
-		if f.SessionID == sessionID && f.Online {
-			fams = append(fams, f)
+	for id := range ts.families {
+		if f := ts.familyLocked(id); f != nil && f.SessionID == sessionID && f.Online {
+			f.revoked.Store(true)
 		}
 	}
 	ts.famMu.Unlock()
-	var errs []error
-	for _, f := range fams {
-		errs = append(errs, ts.revokeFamily(ctx, f))
-	}
-	// Families issued before a restart may not be in memory yet (tokens load
-	// lazily): revoke them on disk so they never load.
-	_, err := ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET revoked = 1
-		WHERE revoked = 0 AND json_extract(CAST(data AS TEXT), '$.session_id') = ? AND json_extract(CAST(data AS TEXT), '$.online') = 1`, sessionID)
-	return errors.Join(append(errs, err)...)
+	return err
 }
 
 // loadOne reads the token with hash h from the database and keeps it in
@@ -281,6 +413,7 @@ func (ts *tokenStore) revokeSession(ctx context.Context, sessionID string) error
 // with the number of tokens issued; a token of a revoked family is never
 // loaded (it stays invalid). A miss costs one indexed query.
 func (ts *tokenStore) loadOne(ctx context.Context, h [32]byte) (*tokenEntry, bool) {
+	seen := ts.revocations.Load()
 	var scope, data []byte
 	var kind, id, famID string
 	var iat, exp int64
@@ -291,14 +424,14 @@ func (ts *tokenStore) loadOne(ctx context.Context, h [32]byte) (*tokenEntry, boo
 		return nil, false
 	}
 	ts.famMu.Lock()
-	fam := ts.families[famID]
+	fam := ts.familyLocked(famID)
 	if fam == nil {
 		fam = new(family)
 		if err := json.Unmarshal(data, fam); err != nil {
 			ts.famMu.Unlock()
 			return nil, false
 		}
-		ts.families[famID] = fam
+		ts.keepFamilyLocked(fam)
 	}
 	ts.famMu.Unlock()
 	e := &tokenEntry{kind: kind, id: id, fam: fam, issuedAt: time.UnixMilli(iat), expiresAt: time.UnixMilli(exp)}
@@ -309,6 +442,17 @@ func (ts *tokenStore) loadOne(ctx context.Context, h [32]byte) (*tokenEntry, boo
 		e.grant = grantOf(e, fam)
 	}
 	ts.put(h, e)
+	if ts.revocations.Load() != seen {
+		// A revocation was written while this token loaded: it may be this
+		// one, and its revoker may have missed the entry just published.
+		var live int
+		err := ts.db.SQL.QueryRowContext(ctx, `SELECT count(*) FROM authz_tokens t JOIN authz_families f ON f.id = t.family
+			WHERE t.hash = ? AND t.revoked = 0 AND f.revoked = 0`, h[:]).Scan(&live)
+		if err != nil || live == 0 {
+			e.revoked.Store(true)
+			return nil, false
+		}
+	}
 	return e, true
 }
 
@@ -326,10 +470,8 @@ func (ts *tokenStore) sweep(ctx context.Context) error {
 		sh.mu.Unlock()
 	}
 	ts.famMu.Lock()
-	for id, f := range ts.families {
-		if !now.Before(f.ExpiresAt) || f.revoked.Load() {
-			delete(ts.families, id)
-		}
+	for id := range ts.families {
+		ts.familyLocked(id) // drops the entries of collected families
 	}
 	ts.famMu.Unlock()
 	_, err1 := ts.db.SQL.ExecContext(ctx, `DELETE FROM authz_tokens WHERE expires_at <= ?`, now.UnixMilli())

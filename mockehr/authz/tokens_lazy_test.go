@@ -41,7 +41,7 @@ func TestTokensLoadLazilyAndRevocationsReachUnloadedFamilies(t *testing.T) {
 
 	// "Restart": a new store on the same database holds nothing in memory.
 	after := newTokenStore(db, now)
-	if n := len(after.families); n != 0 {
+	if n := after.familiesInMemory(); n != 0 {
 		t.Fatalf("%d families in memory at start, want 0 (lazy)", n)
 	}
 	after.revokeSession(ctx, "sess-1")
@@ -58,8 +58,8 @@ func TestTokensLoadLazilyAndRevocationsReachUnloadedFamilies(t *testing.T) {
 	if !ok || e.grant == nil || e.grant.Patient != "p-1" {
 		t.Fatalf("offline_access token did not load lazily: %v %+v", ok, e)
 	}
-	if len(after.families) != 1 {
-		t.Errorf("%d families loaded, want only the one used", len(after.families))
+	if n := after.familiesInMemory(); n != 1 {
+		t.Errorf("%d families loaded, want only the one used", n)
 	}
 }
 
