@@ -21,10 +21,38 @@ const FileName = "ehrsim.db"
 type DB struct {
 	SQL  *sql.DB
 	Path string
+	// PG is the shared PostgreSQL database when one was configured
+	// (OpenPostgres), nil otherwise. Domains with a PostgreSQL
+	// implementation keep their state there; the others stay in SQL.
+	PG *sql.DB
 
-	mu      sync.Mutex
-	secrets map[string][]byte
+	secretStore SecretStore
+	mu          sync.Mutex
+	secrets     map[string][]byte
 }
+
+// ErrNotFound is what a store's Get answers for a missing name.
+var ErrNotFound = errors.New("store: not found")
+
+// SecretStore keeps named secrets. Its SQLite and PostgreSQL implementations
+// pass one contract test (secrets_contract_test.go).
+type SecretStore interface {
+	// Get returns the secret named name, or ErrNotFound.
+	Get(ctx context.Context, name string) ([]byte, error)
+	// Create stores value under name unless a secret of that name exists
+	// (one statement: the first writer wins, on every instance sharing the
+	// database) and returns the stored value.
+	Create(ctx context.Context, name string, value []byte) ([]byte, error)
+	// Set replaces (or creates) the secret named name.
+	Set(ctx context.Context, name string, value []byte) error
+}
+
+// Secrets returns the database's SecretStore: PostgreSQL's when one is
+// configured, else SQLite's.
+func (d *DB) Secrets() SecretStore { return d.secretStore }
+
+// Postgres reports whether a shared PostgreSQL database is configured.
+func (d *DB) Postgres() bool { return d.PG != nil }
 
 // Open creates dir if needed and opens (creating on first use) the database
 // in it, in WAL mode with a busy timeout so concurrent writers wait rather
@@ -48,7 +76,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	d := &DB{SQL: db, Path: path, secrets: map[string][]byte{}}
+	d := &DB{SQL: db, Path: path, secrets: map[string][]byte{}, secretStore: sqliteSecrets{db}}
 	if err := d.Migrate(ctx, "store", []string{
 		`CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL, created_at INTEGER NOT NULL DEFAULT (unixepoch()))`,
 	}); err != nil {
@@ -58,13 +86,37 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	return d, nil
 }
 
-// Close closes the database.
-func (d *DB) Close() error { return d.SQL.Close() }
+// Close closes the database (both, with PostgreSQL).
+func (d *DB) Close() error {
+	var err error
+	if d.PG != nil {
+		err = d.PG.Close()
+	}
+	return errors.Join(d.SQL.Close(), err)
+}
 
-// Migrate applies, in order, the statements of owner that have not been
-// applied yet. Statements are append-only: never edit or reorder one that
-// has shipped; add a new one instead.
+// Migrate applies, in order, the SQLite statements of owner that have not
+// been applied yet and, when PostgreSQL is configured and owner registered
+// PostgreSQL steps (RegisterPostgres), those too. Statements are
+// append-only: never edit or reorder one that has shipped; add a new one
+// instead.
 func (d *DB) Migrate(ctx context.Context, owner string, stmts []string) error {
+	if err := d.migrateSQLite(ctx, owner, stmts); err != nil {
+		return err
+	}
+	if d.PG == nil {
+		return nil
+	}
+	pgSchemaMu.Lock()
+	steps, ok := pgSchemas[owner]
+	pgSchemaMu.Unlock()
+	if !ok {
+		return nil
+	}
+	return d.migratePostgres(ctx, owner, steps)
+}
+
+func (d *DB) migrateSQLite(ctx context.Context, owner string, stmts []string) error {
 	if _, err := d.SQL.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (owner TEXT NOT NULL, step INTEGER NOT NULL, PRIMARY KEY (owner, step))`); err != nil {
 		return fmt.Errorf("migrations table: %w", err)
 	}
@@ -99,16 +151,16 @@ func (d *DB) Migrate(ctx context.Context, owner string, stmts []string) error {
 
 // Secret returns the secret stored under name, creating it on first use with
 // gen (or, when gen is nil, 32 random bytes). Two instances sharing a database
-// agree: the first insert wins and both read it back.
+// agree: the first insert wins and both read it back. Secrets are cached in
+// memory once read.
 func (d *DB) Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if v, ok := d.secrets[name]; ok {
 		return v, nil
 	}
-	var v []byte
-	err := d.SQL.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
+	v, err := d.secretStore.Get(ctx, name)
+	if errors.Is(err, ErrNotFound) {
 		if gen == nil {
 			gen = func() ([]byte, error) { b := make([]byte, 32); _, err := rand.Read(b); return b, err }
 		}
@@ -116,10 +168,7 @@ func (d *DB) Secret(ctx context.Context, name string, gen func() ([]byte, error)
 		if gerr != nil {
 			return nil, fmt.Errorf("secret %s: %w", name, gerr)
 		}
-		if _, err := d.SQL.ExecContext(ctx, `INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING`, name, nv); err != nil {
-			return nil, fmt.Errorf("secret %s: %w", name, err)
-		}
-		err = d.SQL.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v)
+		v, err = d.secretStore.Create(ctx, name, nv)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("secret %s: %w", name, err)
@@ -132,9 +181,33 @@ func (d *DB) Secret(ctx context.Context, name string, gen func() ([]byte, error)
 func (d *DB) SetSecret(ctx context.Context, name string, value []byte) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, err := d.SQL.ExecContext(ctx, `INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, name, value); err != nil {
+	if err := d.secretStore.Set(ctx, name, value); err != nil {
 		return fmt.Errorf("secret %s: %w", name, err)
 	}
 	d.secrets[name] = value
 	return nil
+}
+
+// sqliteSecrets is the SQLite SecretStore.
+type sqliteSecrets struct{ db *sql.DB }
+
+func (s sqliteSecrets) Get(ctx context.Context, name string) ([]byte, error) {
+	var v []byte
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return v, err
+}
+
+func (s sqliteSecrets) Create(ctx context.Context, name string, value []byte) ([]byte, error) {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING`, name, value); err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, name)
+}
+
+func (s sqliteSecrets) Set(ctx context.Context, name string, value []byte) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, name, value)
+	return err
 }
