@@ -147,3 +147,33 @@ func TestReportCommandExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// `ehrsim load --suite` without --url starts its own ehrsim (this binary)
+// on a loopback port, runs the scenarios against it beside the baselines,
+// and adds the cold start and resident memory it measured; a scenario name
+// it does not know is a usage error (exit 2).
+func TestLoadSuiteStartsItsOwnServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := t.TempDir() + "/ehrsim"
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "load", "--suite", "--scenarios", "discovery,fhir-read", "--duration", "300ms", "--concurrency", "2")
+	cmd.Env = append(os.Environ(), "EHRSIM_BASE_URL=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"baselines: RS256", "discovery", "fhir-read", "× hello", "cold start", "resident memory"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	bad := exec.Command(bin, "load", "--suite", "--scenarios", "nope")
+	out, err = bad.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), `"nope" is not one of`) {
+		t.Fatalf("unknown scenario: %v\n%s", err, out)
+	}
+}

@@ -98,11 +98,32 @@ func loadCommand(ctx context.Context, args []string, getenv func(string) string,
 	scope := fs.String("scope", "", "requested scope (default: launch openid fhirUser patient/*.rs)")
 	patient := fs.String("patient", "", "patient in context (default: the demo patient)")
 	mixed := fs.Bool("mixed", false, "soak workload: each iteration is a launch, FHIR read, search and write, introspection and refresh")
+	suite := fs.Bool("suite", false, "performance suite: the RS256 and hello-world baselines, then every scenario for --duration each, "+
+		"with ratios and targets; without --url it starts its own ehrsim and adds cold start and memory")
+	only := fs.String("scenarios", "", "with --suite, only these scenarios (comma-separated: "+scenarioNames()+")")
 	if err := fs.Parse(args); err != nil {
 		return &ConfigError{Problems: []string{err.Error()}}
 	}
 	if *conc < 1 || *dur <= 0 || *n < 0 {
 		return &ConfigError{Problems: []string{"load: --concurrency must be ≥ 1, --duration > 0, --launches ≥ 0"}}
+	}
+	if *suite {
+		urlSet := getenv("EHRSIM_BASE_URL") != ""
+		fs.Visit(func(f *flag.Flag) { urlSet = urlSet || f.Name == "url" })
+		var names []string
+		for _, name := range strings.Split(*only, ",") {
+			if name = strings.TrimSpace(name); name == "" {
+				continue
+			}
+			if _, ok := loadgen.ScenarioNamed(name); !ok {
+				return &ConfigError{Problems: []string{fmt.Sprintf("load: --scenarios: %q is not one of %s", name, scenarioNames())}}
+			}
+			names = append(names, name)
+		}
+		if urlSet {
+			return runSuite(ctx, stdout, *u, names, *conc, *dur)
+		}
+		return runSuiteSpawned(ctx, stdout, names, *conc, *dur)
 	}
 	r, err := loadgen.Run(ctx, loadgen.Options{BaseURL: *u, Concurrency: *conc, Duration: *dur, Launches: *n, Scope: *scope, Patient: *patient, Mixed: *mixed})
 	if err != nil {

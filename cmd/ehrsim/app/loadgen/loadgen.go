@@ -75,10 +75,11 @@ func (r Result) String() string {
 
 // Client performs full launches against one server; safe for concurrent use.
 type Client struct {
-	base  string
-	scope string
-	mint  string // the POST /api/launches body
-	http  *http.Client
+	base    string
+	scope   string
+	patient string
+	mint    string // the POST /api/launches body
+	http    *http.Client
 }
 
 // NewClient returns a client with a connection pool sized for concurrency.
@@ -97,9 +98,10 @@ func NewClient(baseURL string, concurrency int, scope, patient string) *Client {
 		IdleConnTimeout:     30 * time.Second,
 	}
 	return &Client{
-		base:  strings.TrimSuffix(baseURL, "/"),
-		scope: scope,
-		mint:  string(mint),
+		base:    strings.TrimSuffix(baseURL, "/"),
+		scope:   scope,
+		patient: patient,
+		mint:    string(mint),
 		http: &http.Client{
 			Transport: tr,
 			Timeout:   30 * time.Second,
@@ -121,16 +123,23 @@ type session struct {
 }
 
 func (c *Client) launch(ctx context.Context) (session, error) {
+	return c.launchWith(ctx, c.mint, c.scope)
+}
+
+// launchWith mints the launch mintBody describes and completes it with
+// scope: an EHR launch when the answer has a launch code, else a standalone
+// launch on the FHIR base the answer names.
+func (c *Client) launchWith(ctx context.Context, mintBody, scope string) (session, error) {
 	var minted struct {
 		Launch string `json:"launch"`
 		ISS    string `json:"iss"`
 	}
 	status, body, err := c.do(ctx, http.MethodPost, c.base+"/api/launches", "application/json",
-		strings.NewReader(c.mint), "")
+		strings.NewReader(mintBody), "")
 	if err != nil {
 		return session{}, fmt.Errorf("mint: %w", err)
 	}
-	if status != http.StatusCreated || json.Unmarshal(body, &minted) != nil || minted.Launch == "" {
+	if status != http.StatusCreated || json.Unmarshal(body, &minted) != nil || minted.ISS == "" {
 		return session{}, fmt.Errorf("mint: %d %s", status, trim(body))
 	}
 
@@ -141,12 +150,14 @@ func (c *Client) launch(ctx context.Context) (session, error) {
 		"response_type":         {"code"},
 		"client_id":             {"sample-app"},
 		"redirect_uri":          {redirect},
-		"scope":                 {c.scope},
+		"scope":                 {scope},
 		"state":                 {randomString(8)},
 		"aud":                   {minted.ISS},
-		"launch":                {minted.Launch},
 		"code_challenge":        {base64.RawURLEncoding.EncodeToString(sum[:])},
 		"code_challenge_method": {"S256"},
+	}
+	if minted.Launch != "" {
+		q.Set("launch", minted.Launch)
 	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/auth/authorize?"+q.Encode(), nil)
 	resp, err := c.http.Do(req)

@@ -114,3 +114,41 @@ func benchGET(b *testing.B, u, bearer string) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }
+
+// The performance suite (ehrsim load --suite) drives every scenario
+// through the real HTTP path with every answer checked, beside its
+// baselines: against a healthy server no iteration fails and every
+// scenario has a rate and a ratio.
+func TestSuiteRunsEveryScenario(t *testing.T) {
+	s := start(t)
+	su, err := loadgen.RunSuite(context.Background(), s.URL, nil, 2, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if su.RS256 <= 0 || su.Hello <= 0 {
+		t.Fatalf("baselines not measured: %+v", su)
+	}
+	if len(su.Results) != len(loadgen.Scenarios) {
+		t.Fatalf("%d scenarios ran, want %d", len(su.Results), len(loadgen.Scenarios))
+	}
+	var out strings.Builder
+	su.Write(&out)
+	for _, r := range su.Results {
+		if r.Rate.Errors != 0 || r.Rate.Done == 0 || r.Ratio() <= 0 {
+			t.Errorf("%s: %+v\n%s", r.Scenario.Name, r.Rate, out.String())
+		}
+		if !strings.Contains(out.String(), r.Scenario.Name) {
+			t.Errorf("table lacks %s:\n%s", r.Scenario.Name, out.String())
+		}
+	}
+}
+
+// A scenario whose target misbehaves fails at its first iteration with
+// the step named, not with a rate.
+func TestSuiteReportsABrokenTarget(t *testing.T) {
+	s := start(t)
+	sc, _ := loadgen.ScenarioNamed("fhir-read")
+	if _, err := loadgen.RunScenario(context.Background(), s.URL+"/nowhere", sc, 1, time.Second); err == nil || !strings.Contains(err.Error(), "mint") {
+		t.Fatalf("err = %v, want a mint failure", err)
+	}
+}

@@ -1,0 +1,385 @@
+package loadgen
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+)
+
+// Baselines a scenario's rate is compared with, measured in the same run on
+// the same machine: absolute rates differ from machine to machine, ratios
+// much less.
+const (
+	BaselineRS256 = "rs256" // RSA-2048 PKCS#1 v1.5 SHA-256 signatures/s on all cores (Go's crypto/rsa)
+	BaselineHello = "hello" // requests/s of a Go hello-world server driven like the scenario
+)
+
+// A Scenario is one workload of the performance suite (ehrsim load
+// --suite): what one iteration does, the baseline its rate is read against
+// and the target ratio.
+type Scenario struct {
+	Name     string
+	What     string  // what one iteration is
+	Baseline string  // BaselineRS256 or BaselineHello
+	Target   float64 // minimum rate / baseline
+	// worker prepares one client's iteration (a launch for the tokens it
+	// uses, say) before the clock starts.
+	worker func(ctx context.Context, c *Client, worker int) (func(context.Context) error, error)
+}
+
+// Scenarios are the performance suite, in the order it runs.
+var Scenarios = []Scenario{
+	{Name: "launch", What: "full EHR launch with openid fhirUser (mint, authorize, token with an RS256 id_token, FHIR read)",
+		Baseline: BaselineRS256, Target: 0.60, worker: func(_ context.Context, c *Client, _ int) (func(context.Context) error, error) {
+			return c.withScope("launch openid fhirUser patient/*.rs").Launch, nil
+		}},
+	{Name: "launch-no-openid", What: "full EHR launch without openid (no signature; four requests)",
+		Baseline: BaselineHello, Target: 0.10, worker: func(_ context.Context, c *Client, _ int) (func(context.Context) error, error) {
+			return c.withScope("launch patient/*.rs").Launch, nil
+		}},
+	{Name: "refresh", What: "refresh with rotation and an RS256 id_token",
+		Baseline: BaselineRS256, Target: 0.80, worker: refreshWorker},
+	{Name: "introspect", What: "token introspection of an active access token",
+		Baseline: BaselineHello, Target: 0.80, worker: introspectWorker},
+	{Name: "discovery", What: "GET /fhir/.well-known/smart-configuration",
+		Baseline: BaselineHello, Target: 0.90, worker: func(_ context.Context, c *Client, _ int) (func(context.Context) error, error) {
+			u := c.base + "/fhir/.well-known/smart-configuration"
+			return func(ctx context.Context) error { return c.expect(ctx, http.MethodGet, u, "", "", `"token_endpoint"`) }, nil
+		}},
+	{Name: "fhir-read", What: "FHIR read on /fhir with token and scope check",
+		Baseline: BaselineHello, Target: 0.85, worker: func(ctx context.Context, c *Client, _ int) (func(context.Context) error, error) {
+			return c.readWorker(ctx, c.mint)
+		}},
+	{Name: "sim-read", What: "FHIR read on a standalone launch's /sim/{scenario}/fhir base",
+		Baseline: BaselineHello, Target: 0.85, worker: func(ctx context.Context, c *Client, _ int) (func(context.Context) error, error) {
+			mint, _ := json.Marshal(map[string]any{"launch_type": "patient-standalone", "patient": c.patient, "skip_login": true, "skip_consent": true})
+			return c.readWorker(ctx, string(mint))
+		}},
+}
+
+// ScenarioNamed returns the scenario called name.
+func ScenarioNamed(name string) (Scenario, bool) {
+	for _, s := range Scenarios {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}
+
+func (c *Client) withScope(scope string) *Client {
+	cp := *c
+	cp.scope = scope
+	return &cp
+}
+
+// readWorker launches once (mintBody) and then reads the patient.
+func (c *Client) readWorker(ctx context.Context, mintBody string) (func(context.Context) error, error) {
+	ss, err := c.launchWith(ctx, mintBody, "launch launch/patient patient/*.rs")
+	if err != nil {
+		return nil, err
+	}
+	u := ss.iss + "/Patient/" + url.PathEscape(ss.patient)
+	return func(ctx context.Context) error {
+		return c.expect(ctx, http.MethodGet, u, "", ss.access, `"resourceType":"Patient"`)
+	}, nil
+}
+
+func introspectWorker(ctx context.Context, c *Client, _ int) (func(context.Context) error, error) {
+	ss, err := c.launchWith(ctx, c.mint, "launch patient/*.rs")
+	if err != nil {
+		return nil, err
+	}
+	body := url.Values{"token": {ss.access}}.Encode()
+	u := c.base + "/auth/oauth/introspect"
+	return func(ctx context.Context) error {
+		return c.expect(ctx, http.MethodPost, u, body, ss.access, `"active":true`)
+	}, nil
+}
+
+// refreshWorker launches once with offline_access; every iteration then
+// refreshes with the refresh token the previous one returned (rotation).
+func refreshWorker(ctx context.Context, c *Client, _ int) (func(context.Context) error, error) {
+	ss, err := c.launchWith(ctx, c.mint, "launch openid fhirUser offline_access patient/*.rs")
+	if err != nil {
+		return nil, err
+	}
+	rt := ss.refresh
+	if rt == "" {
+		return nil, errors.New("refresh: the token response had no refresh_token")
+	}
+	u := c.base + "/auth/oauth/token"
+	return func(ctx context.Context) error {
+		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"sample-app"}}
+		status, body, err := c.do(ctx, http.MethodPost, u, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), "")
+		var tok struct {
+			AccessToken  string `json:"access_token"`
+			RefreshToken string `json:"refresh_token"`
+			IDToken      string `json:"id_token"`
+		}
+		if err != nil || status != http.StatusOK || json.Unmarshal(body, &tok) != nil || tok.RefreshToken == "" || tok.IDToken == "" {
+			return fmt.Errorf("refresh: %d %v %s", status, err, trim(body))
+		}
+		rt = tok.RefreshToken
+		return nil
+	}, nil
+}
+
+// expect does one request and checks its status is 200 and its body holds want.
+func (c *Client) expect(ctx context.Context, method, u, form, bearer, want string) error {
+	var body io.Reader
+	ctype := ""
+	if form != "" {
+		body, ctype = strings.NewReader(form), "application/x-www-form-urlencoded"
+	}
+	status, b, err := c.do(ctx, method, u, ctype, body, bearer)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK || !strings.Contains(string(b), want) {
+		return fmt.Errorf("%s %s: %d %s", method, u, status, trim(b))
+	}
+	return nil
+}
+
+// Rate is one measured rate.
+type Rate struct {
+	Done, Errors int64
+	Elapsed      time.Duration
+	P50, P99     time.Duration
+	FirstError   error
+}
+
+// PerSecond is the rate of successful iterations.
+func (r Rate) PerSecond() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Done) / r.Elapsed.Seconds()
+}
+
+// drive runs iterations from concurrency workers for d.
+func drive(ctx context.Context, d time.Duration, workers []func(context.Context) error) Rate {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var (
+		done, failed atomic.Int64
+		mu           sync.Mutex
+		firstErr     error
+		lat          []time.Duration
+		wg           sync.WaitGroup
+	)
+	start := time.Now()
+	for _, it := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				err := it(ctx)
+				if ctx.Err() != nil {
+					break
+				}
+				if err != nil {
+					failed.Add(1)
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					continue
+				}
+				done.Add(1)
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	r := Rate{Done: done.Load(), Errors: failed.Load(), Elapsed: time.Since(start), FirstError: firstErr}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if n := len(lat); n > 0 {
+		r.P50, r.P99 = lat[n/2], lat[n*99/100]
+	}
+	return r
+}
+
+// RunScenario measures one scenario against the ehrsim at baseURL.
+func RunScenario(ctx context.Context, baseURL string, sc Scenario, concurrency int, d time.Duration) (Rate, error) {
+	c := NewClient(baseURL, concurrency, "", "")
+	workers := make([]func(context.Context) error, concurrency)
+	for i := range workers {
+		it, err := sc.worker(ctx, c, i)
+		if err != nil {
+			return Rate{}, fmt.Errorf("loadgen: %s: setting up client %d: %w", sc.Name, i, err)
+		}
+		if err := it(ctx); err != nil { // fail fast on a misconfigured target
+			return Rate{}, fmt.Errorf("loadgen: %s: first iteration failed: %w", sc.Name, err)
+		}
+		workers[i] = it
+	}
+	return drive(ctx, d, workers), nil
+}
+
+// HelloWorldRate is the hello-world baseline: a Go net/http server on a
+// loopback port answering "hello", driven by the same HTTP client set-up
+// and concurrency as the scenarios, for d.
+func HelloWorldRate(ctx context.Context, concurrency int, d time.Duration) (Rate, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return Rate{}, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "hello")
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	c := NewClient("http://"+ln.Addr().String(), concurrency, "", "")
+	u := c.base + "/"
+	workers := make([]func(context.Context) error, concurrency)
+	for i := range workers {
+		workers[i] = func(ctx context.Context) error { return c.expect(ctx, http.MethodGet, u, "", "", "hello") }
+	}
+	return drive(ctx, d, workers), nil
+}
+
+// RS256Rate is the signature baseline: RSA-2048 SHA-256 signatures per
+// second with crypto/rsa, one signer per core, for d.
+func RS256Rate(d time.Duration) (float64, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return 0, err
+	}
+	digest := sha256.Sum256([]byte("ehrsim baseline"))
+	var n atomic.Int64
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if _, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:]); err == nil {
+					n.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds(), nil
+}
+
+// SuiteResult is one scenario's figure beside its baseline.
+type SuiteResult struct {
+	Scenario Scenario
+	Rate     Rate
+	Base     float64 // the baseline's rate
+}
+
+// Ratio is the scenario's rate over its baseline's.
+func (r SuiteResult) Ratio() float64 {
+	if r.Base <= 0 {
+		return 0
+	}
+	return r.Rate.PerSecond() / r.Base
+}
+
+// Met reports whether the ratio reaches the target.
+func (r SuiteResult) Met() bool { return r.Rate.Errors == 0 && r.Ratio() >= r.Scenario.Target }
+
+// Suite is a whole performance run: the baselines, then every scenario.
+type Suite struct {
+	RS256, Hello float64
+	Results      []SuiteResult
+}
+
+// RunSuite measures the baselines and then each scenario (all of
+// Scenarios when names is empty) for d each.
+func RunSuite(ctx context.Context, baseURL string, names []string, concurrency int, d time.Duration) (Suite, error) {
+	var su Suite
+	var err error
+	if su.RS256, err = RS256Rate(min(d, 3*time.Second)); err != nil {
+		return su, err
+	}
+	hello, err := HelloWorldRate(ctx, concurrency, d)
+	if err != nil {
+		return su, err
+	}
+	su.Hello = hello.PerSecond()
+	for _, sc := range Scenarios {
+		if len(names) > 0 && !contains(names, sc.Name) {
+			continue
+		}
+		r, err := RunScenario(ctx, baseURL, sc, concurrency, d)
+		if err != nil {
+			return su, err
+		}
+		base := su.Hello
+		if sc.Baseline == BaselineRS256 {
+			base = su.RS256
+		}
+		su.Results = append(su.Results, SuiteResult{Scenario: sc, Rate: r, Base: base})
+	}
+	return su, nil
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Errors counts failed iterations over every scenario.
+func (su Suite) Errors() int64 {
+	var n int64
+	for _, r := range su.Results {
+		n += r.Rate.Errors
+	}
+	return n
+}
+
+// Write prints the suite as a table: rate, baseline, ratio and target.
+func (su Suite) Write(w io.Writer) {
+	fmt.Fprintf(w, "baselines: RS256 (RSA-2048, %d cores) %.0f signatures/s; Go hello-world server %.0f requests/s\n",
+		runtime.GOMAXPROCS(0), su.RS256, su.Hello)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "scenario\trate/s\tp50\tp99\terrors\tratio\ttarget\t")
+	for _, r := range su.Results {
+		mark := "met"
+		if !r.Met() {
+			mark = "NOT met"
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%.3f × %s\t≥ %.2f %s\t\n", r.Scenario.Name, r.Rate.PerSecond(),
+			r.Rate.P50.Round(time.Microsecond), r.Rate.P99.Round(time.Microsecond), r.Rate.Errors, r.Ratio(), r.Scenario.Baseline, r.Scenario.Target, mark)
+	}
+	tw.Flush()
+	for _, r := range su.Results {
+		if r.Rate.FirstError != nil {
+			fmt.Fprintf(w, "%s: first error: %v\n", r.Scenario.Name, r.Rate.FirstError)
+		}
+	}
+}
