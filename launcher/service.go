@@ -182,6 +182,9 @@ func (s *Service) OpenScenario(ctx context.Context, scenario string) (*Launch, e
 func (s *Service) open(v, purpose string) (*Launch, error) {
 	l, ok := s.opened.get(purpose + "\x00" + v)
 	if !ok {
+		// v is usually a slice of a request line; a cached launch must not
+		// keep that whole line alive.
+		v = strings.Clone(v)
 		var err error
 		if l, err = s.seal.open(v, purpose); err != nil {
 			return nil, ErrUnknownLaunch

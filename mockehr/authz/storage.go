@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,12 @@ type storage struct {
 	// replay can be refused and the family issued from it revoked (TOK-15).
 	used map[string]usedCode
 }
+
+// usedCodeWindow is how long past its expiry a redeemed code is
+// remembered: a replay within it is refused as a replay and revokes the
+// tokens the code produced (TOK-15); after it, the code is merely unknown
+// (still invalid_grant). It bounds the memory of busy servers.
+const usedCodeWindow = 10 * time.Minute
 
 type usedCode struct {
 	familyID           string
@@ -165,11 +172,18 @@ func (st *storage) takeCode(code string) (*authRequest, string, error) {
 	}
 	delete(st.codes, code)
 	delete(st.requests, a.ID)
-	u := usedCode{until: a.ExpiresAt.Add(time.Hour), clientID: a.ClientID}
+	// Remembered for usedCodeWindow past the code's expiry, keyed by the
+	// code string ehrsim generated: the caller's code and the client id of
+	// the authorize request are slices of whole request lines and bodies,
+	// which a map entry living for minutes would keep alive.
+	u := usedCode{until: a.ExpiresAt.Add(usedCodeWindow), clientID: strings.Clone(a.ClientID)}
 	if a.Launch != nil {
 		u.launchID = a.Launch.ID
 	}
-	st.used[code] = u
+	if len(st.used) >= maxAuthRequests {
+		st.sweepLocked(st.srv.now())
+	}
+	st.used[a.Code] = u
 	if !st.srv.now().Before(a.ExpiresAt) {
 		return nil, "", errCodeExpired
 	}
