@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -44,6 +45,15 @@ type Config struct {
 	// keeps (events of older ones are dropped); 0 switches it off.
 	InspectorLaunches int
 	ConfigFile        string
+
+	// FHIRUpstream, when set, is the FHIR R4 base ehrsim proxies /fhir and
+	// /sim/{scenario}/fhir to (mockehr/upstream), instead of its own data.
+	FHIRUpstream string
+	// FHIRUpstreamHeaders ("Name: value") go with every upstream request,
+	// e.g. its own Authorization; never logged or shown.
+	FHIRUpstreamHeaders []string
+	FHIRUpstreamTimeout time.Duration
+	FHIRUpstreamMaxBody int64
 
 	// SMART holds the [smart] table of the TOML file: any field of the SMART
 	// discovery document (see README); zero fields keep their defaults.
@@ -97,6 +107,9 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		privateJWKS string
 		cacheMB     string
 		inspectorN  string
+		upTimeout   string
+		upMaxBody   string
+		upHeaders   headerList
 	)
 	opts := []option{
 		{"listen", "localhost:8080", "address to listen on (host:port; port 0 picks a free one)", &c.Listen},
@@ -112,6 +125,9 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		{"inspector-launches", "1000", "how many recent launches the launch inspector keeps (0: no inspector)", &inspectorN},
 		{"allow-private-jwks", "false", "fetch client JWKS URLs on loopback and private addresses even when listening beyond loopback", &privateJWKS},
 		{"fhir-cache-mb", "128", "memory for imported FHIR resources kept decoded, in MB (the rest stays in the database)", &cacheMB},
+		{"fhir-upstream", "", "FHIR R4 base URL to serve /fhir from instead of the built-in data (bring your own FHIR server)", &c.FHIRUpstream},
+		{"fhir-upstream-timeout", "30s", "how long one upstream FHIR exchange may take (then 504)", &upTimeout},
+		{"fhir-upstream-max-body", "16MiB", "largest upstream FHIR answer accepted (then 502), in bytes or with KiB/MiB/GiB", &upMaxBody},
 		{"config", "", "TOML configuration file", &c.ConfigFile},
 	}
 	fs := flag.NewFlagSet("ehrsim", flag.ContinueOnError)
@@ -120,6 +136,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	for _, o := range opts {
 		flagVals[o.name] = fs.String(o.name, o.def, o.usage)
 	}
+	fs.Var(&upHeaders, "fhir-upstream-header", `header sent with every upstream FHIR request, "Name: value" (repeatable; never logged)`)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
@@ -139,13 +156,14 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		c.ConfigFile = getenv("EHRSIM_CONFIG")
 	}
 	fileVals := map[string]string{}
+	var fileHeaders []string
 	if c.ConfigFile != "" {
 		raw := map[string]toml.Primitive{}
 		md, err := toml.DecodeFile(c.ConfigFile, &raw)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("--config %s: %v", c.ConfigFile, err))
 		} else {
-			known := map[string]bool{"smart": true}
+			known := map[string]bool{"smart": true, "fhir_upstream_header": true}
 			for _, o := range opts {
 				known[o.tomlKey()] = true
 			}
@@ -157,6 +175,18 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 			for _, k := range keys {
 				if !known[k] {
 					problems = append(problems, fmt.Sprintf("--config %s: unknown key %q", c.ConfigFile, k))
+					continue
+				}
+				if k == "fhir_upstream_header" {
+					var one string
+					var many []string
+					if md.PrimitiveDecode(raw[k], &one) == nil {
+						fileHeaders = []string{one}
+					} else if err := md.PrimitiveDecode(raw[k], &many); err == nil {
+						fileHeaders = many
+					} else {
+						problems = append(problems, fmt.Sprintf("--config %s: fhir_upstream_header must be a string or an array of strings", c.ConfigFile))
+					}
 					continue
 				}
 				if k == "smart" {
@@ -212,6 +242,24 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		problems = append(problems, fmt.Sprintf("--fhir-cache-mb: %q is not a number from 1 to 1048576", cacheMB))
 	} else {
 		c.FHIRCacheMB = n
+	}
+	switch {
+	case set["fhir-upstream-header"]:
+		c.FHIRUpstreamHeaders = upHeaders
+	case getenv("EHRSIM_FHIR_UPSTREAM_HEADER") != "":
+		c.FHIRUpstreamHeaders = strings.Split(strings.TrimSpace(getenv("EHRSIM_FHIR_UPSTREAM_HEADER")), "\n")
+	default:
+		c.FHIRUpstreamHeaders = fileHeaders
+	}
+	if d, err := time.ParseDuration(upTimeout); err != nil || d <= 0 {
+		problems = append(problems, fmt.Sprintf("--fhir-upstream-timeout: %q is not a positive duration like 30s", upTimeout))
+	} else {
+		c.FHIRUpstreamTimeout = d
+	}
+	if n, ok := parseSize(upMaxBody); !ok {
+		problems = append(problems, fmt.Sprintf("--fhir-upstream-max-body: %q is not a size like 16MiB or 1048576", upMaxBody))
+	} else {
+		c.FHIRUpstreamMaxBody = n
 	}
 	problems = append(problems, c.validate()...)
 	if len(problems) > 0 {
@@ -271,6 +319,7 @@ func (c *Config) validate() []string {
 	default:
 		p = append(p, fmt.Sprintf("--log-level: %q is not debug, info, warn or error", c.LogLevel))
 	}
+	p = append(p, c.validateUpstream()...)
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		p = append(p, fmt.Sprintf("--log-format: %q is not text or json", c.LogFormat))
 	}
@@ -284,4 +333,72 @@ func (c *Config) RefDate(now time.Time) time.Time {
 	}
 	y, m, d := now.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// headerList is the repeatable --fhir-upstream-header flag.
+type headerList []string
+
+func (h *headerList) String() string { return "" } // values are credentials: never printed
+func (h *headerList) Set(v string) error {
+	*h = append(*h, v)
+	return nil
+}
+
+// parseSize reads a byte count: 1048576, 512KiB, 16MiB, 1GiB.
+func parseSize(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		n      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(v), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, false
+	}
+	return n * mult, true
+}
+
+// validateUpstream checks the upstream settings. A header is named by its
+// position only: its value is a credential.
+func (c *Config) validateUpstream() []string {
+	var p []string
+	if c.FHIRUpstream != "" {
+		u, err := url.Parse(c.FHIRUpstream)
+		switch {
+		case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+			p = append(p, "--fhir-upstream: must be an http:// or https:// FHIR base URL, e.g. http://localhost:8090/fhir")
+		case u.RawQuery != "" || u.Fragment != "":
+			p = append(p, "--fhir-upstream: must not have a query or fragment")
+		}
+	}
+	for i, h := range c.FHIRUpstreamHeaders {
+		name, _, ok := strings.Cut(h, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") || strings.ContainsAny(h, "\r\n") {
+			p = append(p, fmt.Sprintf(`--fhir-upstream-header: header %d is not "Name: value" (its value is not shown: it may be a credential)`, i+1))
+		}
+	}
+	if len(c.FHIRUpstreamHeaders) > 0 && c.FHIRUpstream == "" {
+		p = append(p, "--fhir-upstream-header: needs --fhir-upstream")
+	}
+	if c.FHIRUpstream != "" && c.Fixtures != "" {
+		p = append(p, "--fixtures: cannot be used with --fhir-upstream (the data comes from the upstream)")
+	}
+	return p
+}
+
+// UpstreamHeader is FHIRUpstreamHeaders as an http.Header.
+func (c *Config) UpstreamHeader() http.Header {
+	h := http.Header{}
+	for _, kv := range c.FHIRUpstreamHeaders {
+		name, value, _ := strings.Cut(kv, ":")
+		h.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	return h
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/ehrsim/ehrsim/mockehr/inspect"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 	"github.com/ehrsim/ehrsim/mockehr/store"
+	"github.com/ehrsim/ehrsim/mockehr/upstream"
 	"github.com/ehrsim/ehrsim/static"
 	"github.com/ehrsim/ehrsim/ui"
 	"github.com/ehrsim/ehrsim/ui/authui"
@@ -38,8 +39,19 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 	s.closers = append(s.closers, db.Close)
 
 	step("open database")
-	resources, userData, err := loadFixtures(cfg)
-	if err != nil {
+	var proxy *upstream.Proxy
+	var resources []json.RawMessage
+	var userData *fixtures.Dir
+	if cfg.FHIRUpstream != "" {
+		// Bring your own FHIR server: no demo data; the store only parses
+		// resources for the scope checks.
+		proxy, err = upstream.New(upstream.Options{URL: cfg.FHIRUpstream, Header: cfg.UpstreamHeader(),
+			Timeout: cfg.FHIRUpstreamTimeout, MaxBody: cfg.FHIRUpstreamMaxBody, Logger: s.Logger})
+		if err != nil {
+			return fmt.Errorf("--fhir-upstream: %w", err)
+		}
+		s.Logger.Info("FHIR data from an upstream server", "upstream", proxy.Base())
+	} else if resources, userData, err = loadFixtures(cfg); err != nil {
 		return err
 	}
 	step("build fixtures")
@@ -55,6 +67,10 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		return fmt.Errorf("FHIR data: %w", err)
 	}
 	s.closers = append(s.closers, data.Close)
+	var dir smart.Directory = data
+	if proxy != nil {
+		dir = proxy
+	}
 
 	step("index FHIR data")
 	registry, err := clients.NewRegistry(ctx, db, clients.RegistryOptions{BaseURL: s.URL})
@@ -74,7 +90,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		s.closers = append(s.closers, func() error { insp.Flush(context.Background()); return nil })
 	}
 	launches, err := launcher.New(ctx, launcher.Options{
-		BaseURL: s.URL, DB: db, Directory: data, Clients: registry, Logger: s.Logger, Inspector: insp,
+		BaseURL: s.URL, DB: db, Directory: dir, Clients: registry, Logger: s.Logger, Inspector: insp,
 	})
 	if err != nil {
 		return fmt.Errorf("launcher: %w", err)
@@ -91,7 +107,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		TokenURL:   func() string { return auth.Endpoints().Token },
 		JWKSPolicy: jwks,
 	}
-	authPages := &authui.Handler{Directory: data, Logger: s.Logger}
+	authPages := &authui.Handler{Directory: dir, Logger: s.Logger}
 	auth, err = authz.New(ctx, authz.Options{
 		Pages:      authPages,
 		Inspector:  insp,
@@ -100,7 +116,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		Clients:    registry,
 		Assertions: assertions,
 		Launches:   launches,
-		Directory:  data,
+		Directory:  dir,
 		Discovery:  cfg.SMART,
 		Strict:     cfg.StrictClients,
 		Logger:     s.Logger,
@@ -109,7 +125,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		return fmt.Errorf("authorization server: %w", err)
 	}
 	step("authorization server")
-	ehr, err := fhir.New(fhir.Options{
+	fopts := fhir.Options{
 		Store:     data,
 		Grants:    auth,
 		BaseURL:   s.URL,
@@ -126,7 +142,11 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 			return ""
 		},
 		Logger: s.Logger,
-	})
+	}
+	if proxy != nil {
+		fopts.Upstream = proxy
+	}
+	ehr, err := fhir.New(fopts)
 	if err != nil {
 		return fmt.Errorf("FHIR server: %w", err)
 	}
@@ -164,7 +184,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		BaseURL:   s.URL,
 		Logger:    s.Logger,
 		Launches:  launches,
-		Directory: data,
+		Directory: dir,
 		Clients:   registry,
 	}
 	if insp != nil { // a nil *Recorder in the interface would not read as "none"
