@@ -66,7 +66,9 @@ func bundleIDs(t *testing.T, body string) []string {
 	t.Helper()
 	var b struct {
 		ResourceType string
-		Entry        []struct{ Resource struct{ ResourceType, ID string } }
+		Entry        []struct {
+			Resource struct{ ResourceType, ID string }
+		}
 	}
 	if json.Unmarshal([]byte(body), &b) != nil || b.ResourceType != "Bundle" {
 		t.Fatalf("not a Bundle: %s", body)
