@@ -103,8 +103,9 @@ func (r *Registry) seedDemo(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if _, err := r.db.SQL.ExecContext(ctx, `INSERT INTO clients (id, data, secret_salt, secret_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
-			c.ID, data, salt, hash, now, now); err != nil {
+		// Insert only when absent: instances seeding at the same moment
+		// leave one row each, and a client edited since is kept.
+		if _, err := r.st.Insert(ctx, clientRow{ID: c.ID, Data: data, Created: now, Updated: now}, salt, hash); err != nil {
 			return fmt.Errorf("seed demo client %s: %w", c.ID, err)
 		}
 	}

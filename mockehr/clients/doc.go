@@ -2,9 +2,16 @@
 // authentication by assertion:
 //
 //   - the Client model and its validation (also used for ad-hoc launch clients);
-//   - Registry: clients persisted in the shared SQLite database (tables
-//     clients and client_jtis, migrated under the owner name "clients"),
-//     with the demo clients seeded on start when absent;
+//   - Registry: clients persisted in the shared database (tables clients
+//     and client_jtis, migrated under the owner name "clients";
+//     launch_clients under "launch_clients"), with the demo clients seeded
+//     on start when absent. All of it goes through ClientStore (storage.go),
+//     which has a SQLite and a PostgreSQL implementation and one contract
+//     test run on both; every change is a single statement (insert-if-absent,
+//     conditional update, upsert with a WHERE), so instances sharing a
+//     PostgreSQL database agree without locks: a jti used on one is refused
+//     on the other, demo clients seeded by two instances starting together
+//     are inserted once;
 //   - API: the JSON management API /api/clients and RFC 7591 dynamic
 //     registration at /auth/register;
 //   - AssertionVerifier: private_key_jwt client assertions (RFC 7523, SMART

@@ -10,12 +10,13 @@ import (
 )
 
 // jtiStore remembers used (iss, jti) pairs until their assertion expires
-// (checklist BES-11). The SQLite table client_jtis is the truth, so replay
+// (checklist BES-11). The table client_jtis (through ClientStore, SQLite
+// or PostgreSQL) is the truth, so replay
 // protection survives restarts and holds across instances sharing the
 // database; the map in front answers replays without a round trip.
 // Entries live at most exp + leeway (≤ about 6 minutes), so both stay small.
 type jtiStore struct {
-	db *store.DB
+	st ClientStore
 
 	mu        sync.Mutex
 	mem       map[string]int64 // iss NUL jti → keep-until (unix seconds)
@@ -24,7 +25,9 @@ type jtiStore struct {
 
 const jtiPruneEvery = 60 // seconds between prunes
 
-func newJTIStore(db *store.DB) *jtiStore { return &jtiStore{db: db, mem: map[string]int64{}} }
+func newJTIStore(db *store.DB) *jtiStore {
+	return &jtiStore{st: newClientStore(db), mem: map[string]int64{}}
+}
 
 // use records (iss, jti) as used until keepUntil. It reports false when the
 // pair was already used and is still remembered.
@@ -48,18 +51,13 @@ func (s *jtiStore) use(ctx context.Context, iss, jti string, keepUntil, now time
 	s.mu.Unlock()
 
 	if prune {
-		if _, err := s.db.SQL.ExecContext(ctx, `DELETE FROM client_jtis WHERE exp < ?`, n); err != nil {
+		if err := s.st.PruneJTIs(ctx, n); err != nil {
 			return false, fmt.Errorf("prune jtis: %w", err)
 		}
 	}
 	// Insert, or take over an entry that has expired; a live entry leaves
 	// the row untouched and RowsAffected at 0, which is the replay signal.
-	res, err := s.db.SQL.ExecContext(ctx, `INSERT INTO client_jtis (iss, jti, exp) VALUES (?, ?, ?)
-		ON CONFLICT(iss, jti) DO UPDATE SET exp = excluded.exp WHERE client_jtis.exp < ?`, iss, jti, until, n)
-	if err != nil {
-		return false, fmt.Errorf("record jti: %w", err)
-	}
-	affected, err := res.RowsAffected()
+	fresh, err := s.st.UseJTI(ctx, iss, jti, until, n)
 	if err != nil {
 		return false, fmt.Errorf("record jti: %w", err)
 	}
@@ -68,5 +66,5 @@ func (s *jtiStore) use(ctx context.Context, iss, jti string, keepUntil, now time
 		s.mem[key] = until
 	}
 	s.mu.Unlock()
-	return affected == 1, nil
+	return fresh, nil
 }

@@ -26,8 +26,9 @@ import (
 // each distinct definition is one row (keyed by a hash of the definition),
 // and a caller authenticates against any live one. The newest comes first.
 
-// launchMigrations are the table of launch-defined clients (owner
-// "launch_clients"; append only). secret_salt/secret_hash hold a
+// launchMigrations are the SQLite table of launch-defined clients (owner
+// "launch_clients"; append only; postgresLaunchMigrations in storage.go is
+// its PostgreSQL counterpart). secret_salt/secret_hash hold a
 // confidential-symmetric client's secret exactly as registered secrets are
 // held (HMAC-SHA256 with a per-row salt).
 var launchMigrations = []string{
@@ -113,10 +114,7 @@ func (r *Registry) DefineLaunchClient(ctx context.Context, c Client, secret stri
 		}
 	}
 	now := r.now()
-	if _, err := r.db.SQL.ExecContext(ctx, `INSERT INTO launch_clients (id, def_hash, data, secret_salt, secret_hash, updated_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id, def_hash) DO UPDATE SET updated_at = excluded.updated_at, expires_at = max(expires_at, excluded.expires_at)`,
-		c.ID, def[:], data, salt, hash, now.UnixMilli(), until.Unix()); err != nil {
+	if err := r.st.DefineLaunch(ctx, c.ID, def[:], data, salt, hash, now.UnixMilli(), until.Unix()); err != nil {
 		return fmt.Errorf("clients: define launch client %s: %w", c.ID, err)
 	}
 	r.pruneLaunchClients(ctx, now)
@@ -127,37 +125,28 @@ func (r *Registry) DefineLaunchClient(ctx context.Context, c Client, secret stri
 // until (tokens issued to it live that long). Unknown ids are a no-op.
 func (r *Registry) ExtendLaunchClient(ctx context.Context, id string, until time.Time) error {
 	// Only live rows: an expired definition stays dead.
-	_, err := r.db.SQL.ExecContext(ctx, `UPDATE launch_clients SET expires_at = ? WHERE id = ? AND expires_at < ? AND expires_at > ?`,
-		until.Unix(), id, until.Unix(), r.now().Unix())
-	return err
+	return r.st.ExtendLaunch(ctx, id, until.Unix(), r.now().Unix())
 }
 
 // LaunchClients returns the live definitions of id, newest first; none for
 // an id no launch defined (or whose launches and tokens have all expired).
 func (r *Registry) LaunchClients(ctx context.Context, id string) ([]LaunchDefined, error) {
-	rows, err := r.db.SQL.QueryContext(ctx, `SELECT data, secret_salt, secret_hash, expires_at FROM launch_clients
-		WHERE id = ? AND expires_at > ? ORDER BY updated_at DESC LIMIT 64`, id, r.now().Unix())
+	rows, err := r.st.LaunchDefs(ctx, id, r.now().Unix())
 	if err != nil {
 		return nil, fmt.Errorf("clients: launch clients of %s: %w", id, err)
 	}
-	defer rows.Close()
 	var out []LaunchDefined
-	for rows.Next() {
-		var data string
-		var exp int64
-		var d LaunchDefined
-		if err := rows.Scan(&data, &d.salt, &d.hash, &exp); err != nil {
-			return nil, err
-		}
+	for _, row := range rows {
+		d := LaunchDefined{salt: row.Salt, hash: row.Hash}
 		var s storedClient
-		if err := json.Unmarshal([]byte(data), &s); err != nil {
+		if err := json.Unmarshal([]byte(row.Data), &s); err != nil {
 			return nil, fmt.Errorf("clients: decode launch client %s: %w", id, err)
 		}
 		d.Client = *r.decode(id, s, len(d.hash) > 0, 0, 0)
-		d.ExpiresAt = time.Unix(exp, 0).UTC()
+		d.ExpiresAt = time.Unix(row.ExpiresAt, 0).UTC()
 		out = append(out, d)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // pruneLaunchClients deletes expired definitions, at most once a minute.
@@ -170,5 +159,5 @@ func (r *Registry) pruneLaunchClients(ctx context.Context, now time.Time) {
 	r.launchPrune.last = now
 	r.launchPrune.mu.Unlock()
 	// A failed prune is retried a minute later; expired rows are never read.
-	r.db.SQL.ExecContext(ctx, `DELETE FROM launch_clients WHERE expires_at <= ?`, now.Unix())
+	r.st.PruneLaunch(ctx, now.Unix())
 }

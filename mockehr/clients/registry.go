@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,8 +26,9 @@ type RegistryOptions struct {
 	Now func() time.Time
 }
 
-// Registry stores clients in the shared SQLite database (table clients).
-// It is safe for concurrent use.
+// Registry stores clients in the shared database (table clients) through
+// its ClientStore: SQLite, or PostgreSQL when one is configured. It is safe
+// for concurrent use.
 //
 // Get answers from a small cache for up to cacheTTL: every launch looks its
 // client up several times (mint, authorize, token), and the query was ~9% of
@@ -36,6 +36,7 @@ type RegistryOptions struct {
 // another instance sharing the database sees a change within cacheTTL.
 type Registry struct {
 	db   *store.DB
+	st   ClientStore
 	base string
 	now  func() time.Time
 
@@ -56,7 +57,9 @@ type cachedClient struct {
 	at time.Time
 }
 
-// migrations are append-only (store.Migrate contract).
+// migrations are the SQLite tables of the owner "clients" (append-only,
+// store.Migrate contract; postgresMigrations in storage.go are their
+// PostgreSQL counterpart).
 var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS clients (
 		id TEXT PRIMARY KEY,
@@ -83,7 +86,7 @@ func NewRegistry(ctx context.Context, db *store.DB, opts RegistryOptions) (*Regi
 	if db == nil {
 		return nil, errors.New("clients: nil database")
 	}
-	r := &Registry{db: db, base: strings.TrimSuffix(opts.BaseURL, "/"), now: opts.Now}
+	r := &Registry{db: db, st: newClientStore(db), base: strings.TrimSuffix(opts.BaseURL, "/"), now: opts.Now}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -115,10 +118,13 @@ func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
 		}
 		return e.c.clone(), nil
 	}
-	row := r.db.SQL.QueryRowContext(ctx, `SELECT id, data, secret_hash IS NOT NULL, created_at, updated_at FROM clients WHERE id = ?`, id)
-	c, err := r.scan(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		c, err = nil, ErrNotFound
+	var c *Client
+	row, err := r.st.Get(ctx, id)
+	switch {
+	case err == nil:
+		c, err = r.fromRow(row)
+	case errors.Is(err, errNoRow):
+		err = ErrNotFound
 	}
 	if err == nil || errors.Is(err, ErrNotFound) {
 		r.cacheMu.Lock()
@@ -161,20 +167,19 @@ func (c *Client) clone() *Client {
 
 // List returns every client, ordered by id.
 func (r *Registry) List(ctx context.Context) ([]Client, error) {
-	rows, err := r.db.SQL.QueryContext(ctx, `SELECT id, data, secret_hash IS NOT NULL, created_at, updated_at FROM clients ORDER BY id`)
+	rows, err := r.st.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
 	}
-	defer rows.Close()
 	var out []Client
-	for rows.Next() {
-		c, err := r.scan(rows)
+	for _, row := range rows {
+		c, err := r.fromRow(row)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, *c)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Create validates and stores a new client. secret is required for
@@ -193,13 +198,12 @@ func (r *Registry) Create(ctx context.Context, c Client, secret string) (*Client
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.db.SQL.ExecContext(ctx, `INSERT INTO clients (id, data, secret_salt, secret_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
-		c.ID, data, salt, hash, now.Unix(), now.Unix())
+	created, err := r.st.Insert(ctx, clientRow{ID: c.ID, Data: data, Created: now.Unix(), Updated: now.Unix()}, salt, hash)
 	r.forget(c.ID) // a cached "not found" must not outlive the insert
 	if err != nil {
 		return nil, fmt.Errorf("create client %s: %w", c.ID, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !created {
 		return nil, ErrExists
 	}
 	return r.Get(ctx, c.ID)
@@ -207,34 +211,49 @@ func (r *Registry) Create(ctx context.Context, c Client, secret string) (*Client
 
 // Update replaces the client c.ID (ErrNotFound when absent). secret nil
 // keeps the stored secret; non-nil sets a new one. Changing the type away
-// from confidential-symmetric drops the secret.
+// from confidential-symmetric drops the secret. The write is one statement:
+// keeping the secret is a condition of the UPDATE, not a value read before
+// it, so a concurrent change of the secret is never undone.
 func (r *Registry) Update(ctx context.Context, c Client, secret *string) (*Client, error) {
 	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	var oldSalt, oldHash []byte
-	err := r.db.SQL.QueryRowContext(ctx, `SELECT secret_salt, secret_hash FROM clients WHERE id = ?`, c.ID).Scan(&oldSalt, &oldHash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("update client %s: %w", c.ID, err)
-	}
-	salt, hash, err := r.secretFor(c.Type, secret, oldSalt, oldHash)
-	if err != nil {
 		return nil, err
 	}
 	data, err := r.encode(c)
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.db.SQL.ExecContext(ctx, `UPDATE clients SET data = ?, secret_salt = ?, secret_hash = ?, updated_at = ? WHERE id = ?`,
-		data, salt, hash, r.now().UTC().Unix(), c.ID)
+	now := r.now().UTC().Unix()
+	var found bool
+	if c.Type == TypeSymmetric && secret == nil {
+		found, err = r.st.UpdateKeepSecret(ctx, c.ID, data, now)
+		if err == nil && !found {
+			// No such client, or one without a secret to keep.
+			if _, _, serr := r.st.Secret(ctx, c.ID); serr == nil {
+				err = fieldErr("client_secret", "a confidential-symmetric client needs a secret")
+			} else if !errors.Is(serr, errNoRow) {
+				err = serr
+			}
+		}
+	} else {
+		var salt, hash []byte
+		salt, hash, err = r.secretFor(c.Type, secret, nil, nil)
+		if err != nil {
+			if _, _, serr := r.st.Secret(ctx, c.ID); errors.Is(serr, errNoRow) {
+				return nil, ErrNotFound
+			}
+			return nil, err
+		}
+		found, err = r.st.Update(ctx, c.ID, data, salt, hash, now)
+	}
 	r.forget(c.ID)
 	if err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("update client %s: %w", c.ID, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !found {
 		return nil, ErrNotFound
 	}
 	return r.Get(ctx, c.ID)
@@ -243,12 +262,12 @@ func (r *Registry) Update(ctx context.Context, c Client, secret *string) (*Clien
 // Delete removes the client (ErrNotFound when absent). A deleted demo client
 // comes back on the next start (seeding fills in absent demo clients).
 func (r *Registry) Delete(ctx context.Context, id string) error {
-	res, err := r.db.SQL.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+	found, err := r.st.Delete(ctx, id)
 	r.forget(id)
 	if err != nil {
 		return fmt.Errorf("delete client %s: %w", id, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !found {
 		return ErrNotFound
 	}
 	return nil
@@ -258,8 +277,7 @@ func (r *Registry) Delete(ctx context.Context, id string) error {
 // compares HMAC-SHA256(salt, secret) in constant time and does the same
 // work for unknown clients and clients without a secret.
 func (r *Registry) CheckSecret(ctx context.Context, id, secret string) bool {
-	var salt, hash []byte
-	err := r.db.SQL.QueryRowContext(ctx, `SELECT secret_salt, secret_hash FROM clients WHERE id = ?`, id).Scan(&salt, &hash)
+	salt, hash, err := r.st.Secret(ctx, id)
 	ok := err == nil && len(salt) > 0 && len(hash) == sha256.Size
 	if !ok {
 		salt, hash = make([]byte, 16), make([]byte, sha256.Size)
@@ -325,20 +343,12 @@ func (r *Registry) encode(c Client) (string, error) {
 	return string(b), err
 }
 
-type scanner interface{ Scan(dest ...any) error }
-
-func (r *Registry) scan(row scanner) (*Client, error) {
-	var id, data string
-	var hasSecret bool
-	var created, updated int64
-	if err := row.Scan(&id, &data, &hasSecret, &created, &updated); err != nil {
-		return nil, err
-	}
+func (r *Registry) fromRow(row clientRow) (*Client, error) {
 	var s storedClient
-	if err := json.Unmarshal([]byte(data), &s); err != nil {
+	if err := json.Unmarshal([]byte(row.Data), &s); err != nil {
 		return nil, fmt.Errorf("decode client: %w", err)
 	}
-	return r.decode(id, s, hasSecret, created, updated), nil
+	return r.decode(row.ID, s, row.HasSecret, row.Created, row.Updated), nil
 }
 
 // template turns a URL on this server's origin into a "{base}/…" template.
