@@ -101,7 +101,11 @@ func (s *Server) handleVRead(rq *req) *apiError {
 // history returns the versions of typ/id the token may read (r letter,
 // RS-07), newest first; 404 if none.
 func (rq *req) history(td *fhirstore.TypeDef, id string) ([]*fhirstore.Resource, *apiError) {
-	all := rq.s.store.History(td.Name, id)
+	all, err := rq.s.store.History(rq.r.Context(), td.Name, id)
+	if err != nil {
+		rq.s.logger.ErrorContext(rq.r.Context(), "fhir: reading history failed", "type", td.Name, "id", id, "err", err)
+		return nil, errf(http.StatusInternalServerError, "exception", "the version history could not be read")
+	}
 	if rq.alwaysReadable(td.Name, id) {
 		if len(all) == 0 {
 			return nil, notFound(td.Name + "/" + id + " does not exist")

@@ -13,8 +13,13 @@ import (
 type Backend interface {
 	// AppendVersion persists one written version (Body nil for a deletion).
 	AppendVersion(ctx context.Context, v StoredVersion) error
-	// Versions calls fn for every persisted version, in write order.
+	// Versions calls fn for the latest persisted version of every written
+	// resource, in the order those were written (what a start overlays).
 	Versions(ctx context.Context, fn func(StoredVersion) error) error
+	// History calls fn for every persisted version of typ/id, oldest first.
+	// Earlier versions are read from here, not kept in memory, so memory
+	// does not grow with the number of writes.
+	History(ctx context.Context, typ, id string, fn func(StoredVersion) error) error
 
 	// ImportState returns the state of the imported set (zero when none).
 	ImportState(ctx context.Context) (ImportState, error)

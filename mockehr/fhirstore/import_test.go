@@ -171,7 +171,7 @@ func sameAnswers(t *testing.T, want, got *Store, data []json.RawMessage) {
 		if wok != gok || (wok && (!bytes.Equal(wr.Raw, gr.Raw) || wr.Patient != gr.Patient || wr.ETag != gr.ETag || wr.LastModified != gr.LastModified || wr.Version != gr.Version)) {
 			t.Fatalf("Get %s/%s differs:\n memory   %v %s\n imported %v %s", r.ResourceType, r.ID, wok, wr.Raw, gok, gr.Raw)
 		}
-		if !slices.Equal(keys(want.History(r.ResourceType, r.ID)), keys(got.History(r.ResourceType, r.ID))) {
+		if !slices.Equal(keys(mustHistory(t, want, r.ResourceType, r.ID)), keys(mustHistory(t, got, r.ResourceType, r.ID))) {
 			t.Errorf("History %s/%s differs", r.ResourceType, r.ID)
 		}
 		if r.ResourceType == "Patient" {
@@ -297,7 +297,7 @@ func TestWritesOverImportedResources(t *testing.T) {
 	check := func(s *Store) {
 		t.Helper()
 		sameAnswers(t, mem, s, data)
-		if h := s.History("Observation", "obs-g00001-1"); len(h) != 2 || h[0].Version != 2 || h[1].Version != 1 {
+		if h := mustHistory(t, s, "Observation", "obs-g00001-1"); len(h) != 2 || h[0].Version != 2 || h[1].Version != 1 {
 			t.Errorf("history: %v", keys(h))
 		}
 		if got := ids(s.Search(query(t, "Observation", "status=amended", ""))); !slices.Equal(got, []string{"obs-g00001-1"}) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -121,27 +122,41 @@ func prepareFixture(raw []byte, loaded time.Time) (*Resource, error) {
 	return r, r.finish(nil)
 }
 
+var errUnreadableVersion = errors.New("fhirstore: unreadable stored version")
+
+// fromStored is the resource a persisted version stands for; prev is the
+// version before it (for a deletion's tombstone).
+func (s *Store) fromStored(v StoredVersion, prev *Resource) (*Resource, error) {
+	var r *Resource
+	if v.Deleted {
+		r = tombstone(prev, v.Type, v.ID)
+	} else {
+		var err error
+		if r, err = s.Parse(v.Type, v.Body); err != nil {
+			return nil, fmt.Errorf("%w: %v", errUnreadableVersion, err)
+		}
+	}
+	r.ID, r.Version, r.LastUpdated, r.persisted = v.ID, v.Version, v.LastUpdated, true
+	if !v.Deleted {
+		if err := r.finish(s.lookupPatientLocked); err != nil {
+			return nil, err
+		}
+	} else {
+		r.finishTombstone()
+	}
+	return r, nil
+}
+
 func (s *Store) overlay(ctx context.Context) error {
 	n := 0
 	err := s.be.Versions(ctx, func(v StoredVersion) error {
 		prev, _ := s.Get(v.Type, v.ID)
-		var r *Resource
-		if v.Deleted {
-			r = tombstone(prev, v.Type, v.ID)
-		} else {
-			var err error
-			if r, err = s.Parse(v.Type, v.Body); err != nil {
-				s.logger.Warn("fhirstore: skipping unreadable stored version", "type", v.Type, "id", v.ID, "version", v.Version, "err", err)
-				return nil
-			}
-		}
-		r.ID, r.Version, r.LastUpdated = v.ID, v.Version, v.LastUpdated
-		if !v.Deleted {
-			if err := r.finish(s.lookupPatientLocked); err != nil {
-				return err
-			}
-		} else {
-			r.finishTombstone()
+		r, err := s.fromStored(v, prev)
+		if errors.Is(err, errUnreadableVersion) {
+			s.logger.Warn("fhirstore: skipping unreadable stored version", "type", v.Type, "id", v.ID, "version", v.Version, "err", err)
+			return nil
+		} else if err != nil {
+			return err
 		}
 		s.publish(r, prev)
 		n++

@@ -41,6 +41,7 @@ type Resource struct {
 
 	encSummary atomic.Pointer[smart.EncounterSummary] // memoised Directory summary (Encounters only)
 	fixture    bool                                   // loaded from fixtures: finish may splice meta in
+	persisted  bool                                   // a version in the backend: History reads it from there
 	doc        map[string]any
 	body       []byte // the JSON doc was decoded from, until finish
 }

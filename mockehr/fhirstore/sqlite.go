@@ -175,10 +175,26 @@ func (b *SQLite) AppendVersion(ctx context.Context, v StoredVersion) error {
 func (b *SQLite) Versions(ctx context.Context, fn func(StoredVersion) error) error {
 	// Read them all first: fn may read imported rows, and the shared
 	// connection is a single one.
-	rows, err := b.db.SQL.QueryContext(ctx, `SELECT type, id, version, last_updated, deleted, body FROM fhir_versions ORDER BY rowid`)
+	rows, err := b.db.SQL.QueryContext(ctx, `SELECT type, id, version, last_updated, deleted, body FROM fhir_versions v
+		WHERE version = (SELECT max(version) FROM fhir_versions w WHERE w.type = v.type AND w.id = v.id) ORDER BY rowid`)
 	if err != nil {
 		return err
 	}
+	return scanVersions(rows, fn)
+}
+
+func (b *SQLite) History(ctx context.Context, typ, id string, fn func(StoredVersion) error) error {
+	rows, err := b.db.SQL.QueryContext(ctx, `SELECT type, id, version, last_updated, deleted, body FROM fhir_versions
+		WHERE type = ? AND id = ? ORDER BY version`, typ, id)
+	if err != nil {
+		return err
+	}
+	return scanVersions(rows, fn)
+}
+
+// scanVersions reads every row first, then calls fn: fn may read imported
+// rows, and the shared connection is a single one.
+func scanVersions(rows *sql.Rows, fn func(StoredVersion) error) error {
 	var vs []StoredVersion
 	for rows.Next() {
 		var v StoredVersion

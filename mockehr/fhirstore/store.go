@@ -237,7 +237,9 @@ func (s *Store) publish(r, prev *Resource) {
 		if !prev.Deleted {
 			s.ix.remove(prev)
 		}
-		s.hist[k] = append(s.hist[k], prev)
+		if !prev.persisted { // a persisted version is read back from the backend
+			s.hist[k] = append(s.hist[k], prev)
+		}
 		r.seq, r.ord = prev.seq, prev.ord
 	default:
 		r.seq = int64(len(s.slots))
@@ -275,8 +277,11 @@ func (s *Store) Get(typ, id string) (*Resource, bool) {
 	return r, r != nil
 }
 
-// History returns every version of typ/id, newest first.
-func (s *Store) History(typ, id string) []*Resource {
+// History returns every version of typ/id, newest first. Versions written
+// through a backend are read back from it; memory holds only the current
+// version and the one a resource had before its first write (the fixture
+// or imported original, which the backend does not store).
+func (s *Store) History(ctx context.Context, typ, id string) ([]*Resource, error) {
 	k := rkey{typ, id}
 	s.mu.RLock()
 	cur := s.cur[k]
@@ -284,19 +289,39 @@ func (s *Store) History(typ, id string) []*Resource {
 		s.mu.RUnlock()
 		if s.imp != nil { // never written: its one imported version
 			if r := s.imp.get(typ, id); r != nil {
-				return []*Resource{r}
+				return []*Resource{r}, nil
 			}
 		}
-		return nil
+		return nil, nil
 	}
-	defer s.mu.RUnlock()
-	h := s.hist[k]
-	out := make([]*Resource, 0, len(h)+1)
+	base := slices.Clone(s.hist[k])
+	s.mu.RUnlock()
+	if cur.persisted {
+		var prev *Resource
+		if len(base) > 0 {
+			prev = base[len(base)-1]
+		}
+		err := s.be.History(ctx, typ, id, func(v StoredVersion) error {
+			if v.Version >= cur.Version {
+				return nil
+			}
+			r, err := s.fromStored(v, prev)
+			if err != nil {
+				return err
+			}
+			base, prev = append(base, r), r
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("fhirstore: history of %s/%s: %w", typ, id, err)
+		}
+	}
+	out := make([]*Resource, 0, len(base)+1)
 	out = append(out, cur)
-	for i := len(h) - 1; i >= 0; i-- {
-		out = append(out, h[i])
+	for i := len(base) - 1; i >= 0; i-- {
+		out = append(out, base[i])
 	}
-	return out
+	return out, nil
 }
 
 // Search returns the live resources matching q, sorted (q.Sort, then load

@@ -1,6 +1,7 @@
 package fhirstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/url"
@@ -252,7 +253,7 @@ func TestPersistence(t *testing.T) {
 	if got := search(t, s2, "Patient", "given=amy"); got != nil {
 		t.Errorf("old name still indexed: %v", got)
 	}
-	if h := s2.History("Patient", "p1"); len(h) != 2 || h[0].Version != 2 || h[1].Version != 1 {
+	if h := mustHistory(t, s2, "Patient", "p1"); len(h) != 2 || h[0].Version != 2 || h[1].Version != 1 {
 		t.Errorf("history after reopen: %d versions", len(h))
 	}
 	if o2, ok := s2.Get("Observation", "o2"); !ok || !o2.Deleted || o2.Version != 2 || o2.Patient != "p1" {
@@ -330,4 +331,75 @@ func checkPages(t *testing.T, s *Store) {
 			t.Errorf("PagePatients(%q, -5, 0) is not the whole list", q)
 		}
 	}
+}
+
+func mustHistory(t testing.TB, s *Store, typ, id string) []*Resource {
+	t.Helper()
+	h, err := s.History(context.Background(), typ, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// Memory does not grow with the number of writes: a resource updated many
+// times keeps only its current version and its fixture original in memory;
+// every earlier version is read back from the database, in order, with its
+// own content, before and after a restart, deletions included.
+func TestHistoryIsReadFromTheBackend(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	db, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openWorld(t, db)
+	const updates = 40
+	for i := 1; i <= updates; i++ {
+		upd, _ := s.Parse("Patient", fhirtest.Patient("p1", fmt.Sprint("Given", i), "Shaw", "female", "1987-02-20", "MRN-001"))
+		if _, _, err := s.Update(ctx, upd, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Delete(ctx, "Patient", "p1", 0); err != nil {
+		t.Fatal(err)
+	}
+	check := func(s *Store, when string) {
+		t.Helper()
+		if n := len(s.hist[rkey{"Patient", "p1"}]); n != 1 {
+			t.Errorf("%s: %d earlier versions held in memory, want 1 (the fixture original)", when, n)
+		}
+		h := mustHistory(t, s, "Patient", "p1")
+		if len(h) != updates+2 {
+			t.Fatalf("%s: %d versions, want %d", when, len(h), updates+2)
+		}
+		for i, v := range h {
+			want := updates + 2 - i
+			if v.Version != want {
+				t.Fatalf("%s: entry %d is version %d, want %d", when, i, v.Version, want)
+			}
+			switch {
+			case i == 0:
+				if !v.Deleted {
+					t.Errorf("%s: newest version is not the deletion", when)
+				}
+			case want == 1:
+				if !bytes.Contains(v.Raw, []byte(`"Amy"`)) {
+					t.Errorf("%s: version 1 is not the fixture original: %s", when, v.Raw)
+				}
+			default:
+				if !bytes.Contains(v.Raw, []byte(fmt.Sprintf(`"Given%d"`, want-1))) || !bytes.Contains(v.Raw, []byte(fmt.Sprintf(`"versionId":"%d"`, want))) {
+					t.Errorf("%s: version %d has the wrong content: %s", when, want, v.Raw)
+				}
+			}
+		}
+	}
+	check(s, "before restart")
+	db.Close()
+	db2, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	check(openWorld(t, db2), "after restart")
 }

@@ -82,6 +82,7 @@ func (s *Store) commit(ctx context.Context, r, prev *Resource) error {
 			return fmt.Errorf("fhirstore: persist %s/%s: %w", r.Type, r.ID, err)
 		}
 	}
+	r.persisted = s.be != nil
 	s.publish(r, prev)
 	return nil
 }
