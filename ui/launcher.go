@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/ehrsim/ehrsim/launcher"
@@ -17,7 +18,10 @@ import (
 type LauncherPage struct {
 	BaseURL       string
 	Form          LaunchForm
-	Patients      []Person // chooser: search results, the chosen one first
+	Patients      []Person // chooser: one page of search results, the chosen one first
+	PatientTotal  int      // patients matching the search, on every page
+	PatientPageNo int      // the page shown, from 1
+	PatientPages  int      // pages of maxChooserPatients
 	Encounters    []Option // the chosen patient's encounters
 	Practitioners []Person
 	Clients       []clients.Client
@@ -43,8 +47,76 @@ type LaunchResult struct {
 	BackendCurl  string // backend services: client assertion + token request
 }
 
-// maxChooserPatients bounds the patient chooser; search narrows it.
+// maxChooserPatients is the patient chooser's page size; search narrows
+// the list and the pager walks it.
 const maxChooserPatients = 25
+
+// patientCountText says how many patients the chooser holds, and which of
+// them the page shows.
+func patientCountText(p LauncherPage) string {
+	n := p.PatientTotal
+	noun := "patients"
+	if n == 1 {
+		noun = "patient"
+	}
+	s := strconv.Itoa(n) + " " + noun
+	if p.Form.PatientQuery != "" {
+		s += " match “" + p.Form.PatientQuery + "”"
+	}
+	if p.PatientPages > 1 {
+		first := (p.PatientPageNo-1)*maxChooserPatients + 1
+		last := min(first+maxChooserPatients-1, n)
+		s += "; showing " + strconv.Itoa(first) + "–" + strconv.Itoa(last)
+	}
+	if n == 0 && p.Form.PatientQuery != "" {
+		s += ". Search by a name, an MRN or a birth date (YYYY-MM-DD), or clear the search."
+	}
+	return s
+}
+
+// AdvancedOpen: the Advanced fold is open when the address says so, or
+// when one of its fields has an error to show.
+func (p LauncherPage) AdvancedOpen() bool {
+	if p.Form.Advanced {
+		return true
+	}
+	for _, f := range advancedFields {
+		if p.Errors[f] != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// advancedFields are the form fields inside the Advanced fold.
+var advancedFields = []string{"fhir_context", "need_patient_banner", "smart_style_url", "intent", "tenant",
+	"client_id", "client_type", "client_secret", "redirect_uris", "scope", "jwks_url", "jwks", "pkce",
+	"simulate_error", "access_token_lifetime", "refresh_token_lifetime", "launch_once"}
+
+// AdvancedSet lists, for the closed fold's summary, what is set inside it.
+func (p LauncherPage) AdvancedSet() string {
+	f := p.Form
+	var set []string
+	if len(f.FHIRContext) > 0 || f.NeedPatientBanner != "" || f.SmartStyleURL != "" || f.Intent != "" || f.Tenant != "" {
+		set = append(set, "launch context")
+	}
+	if (f.ClientID != "" && !(f.LaunchType == string(launcher.BackendService) && f.ClientID == clients.DemoBackend)) ||
+		f.ClientType != "" || f.ClientSecret != "" || f.RedirectURIs != "" || f.Scope != "" || f.JWKSURL != "" || f.JWKS != "" || f.PKCE != "" {
+		set = append(set, "client")
+	}
+	if f.SimulateError != "" {
+		set = append(set, "simulated error "+f.SimulateError)
+	}
+	if f.AccessTokenLifetime != "" || f.RefreshTokenLifetime != "" || f.LaunchOnce {
+		set = append(set, "lifetimes")
+	}
+	if len(set) == 0 {
+		return ""
+	}
+	return "set: " + strings.Join(set, ", ")
+}
+
+func boolAttr(b bool) string { return strconv.FormatBool(b) }
 
 func (h *Handler) launcherGet(w http.ResponseWriter, r *http.Request) {
 	f := parseLaunchForm(r.URL.Query(), h.base())
@@ -140,10 +212,23 @@ func (h *Handler) renderLauncher(w http.ResponseWriter, r *http.Request, status 
 
 // fillChoosers loads the patient, encounter and practitioner choices.
 func (h *Handler) fillChoosers(ctx context.Context, p *LauncherPage) error {
-	pats, err := h.Directory.SearchPatients(ctx, p.Form.PatientQuery, maxChooserPatients)
+	page := max(p.Form.PatientPage, 1)
+	res, err := h.Directory.PagePatients(ctx, p.Form.PatientQuery, (page-1)*maxChooserPatients, maxChooserPatients)
 	if err != nil {
 		return err
 	}
+	p.PatientTotal = res.Total
+	p.PatientPages = (res.Total + maxChooserPatients - 1) / maxChooserPatients
+	if page > p.PatientPages && p.PatientPages > 0 {
+		// A page beyond the end (a bookmark from before a search narrowed
+		// the list): show the last one instead of nothing.
+		page = p.PatientPages
+		if res, err = h.Directory.PagePatients(ctx, p.Form.PatientQuery, (page-1)*maxChooserPatients, maxChooserPatients); err != nil {
+			return err
+		}
+	}
+	p.PatientPageNo = page
+	pats := res.Patients
 	chosen := p.Form.Patient
 	found := chosen == ""
 	for _, pt := range pats {
@@ -202,10 +287,12 @@ func (h *Handler) launcherPreview(w http.ResponseWriter, r *http.Request) {
 	body := requestJSON(req)
 	w.Header().Set("Cache-Control", "no-store")
 	apierr.WriteJSON(w, http.StatusOK, map[string]any{
-		"request":   body,
-		"curl":      apiCurl(h.base(), body),
-		"permalink": f.Permalink(),
-		"errors":    errs,
+		"request":           body,
+		"curl":              apiCurl(h.base(), body),
+		"permalink":         f.Permalink(),
+		"errors":            errs,
+		"skip_login_reason": f.SkipLoginReason(),
+		"skip_login_hint":   f.SkipLoginHint(),
 	})
 }
 

@@ -280,3 +280,70 @@ func TestLauncherFirstVisitIsAReadyEHRLaunch(t *testing.T) {
 		t.Error("skip login ticked although the query string does not ask for it")
 	}
 }
+
+// A backend service launch works from its defaults: the demo backend
+// client is filled in, by the address alone and by a form that left it
+// empty.
+func TestLauncherBackendLaunchFromDefaults(t *testing.T) {
+	tu := newTestUI(t)
+	for _, path := range []string{"/?launch_type=backend-service&mint=1", "/?launch_type=backend-service&client_id=&mint=1"} {
+		status, _, body := tu.get(t, path)
+		if status != http.StatusOK {
+			t.Fatalf("GET %s: %d\n%s", path, status, body)
+		}
+		mustContain(t, html.UnescapeString(body), `data-testid="result-backend-curl"`, `'demo-backend'`, `value="demo-backend"`)
+	}
+	// Another launch type does not get the backend client.
+	if f := parseLaunchForm(url.Values{"launch_type": {"provider-standalone"}}, "http://h"); f.ClientID != "" {
+		t.Errorf("provider-standalone client id %q", f.ClientID)
+	}
+}
+
+// Skip login cannot take effect in a patient launch without one chosen
+// patient: the box is disabled with the reason, and the launch leaves it out.
+func TestLauncherSkipLoginExplainedWhereItCannotApply(t *testing.T) {
+	tu := newTestUI(t)
+	_, _, body := tu.get(t, "/?launch_type=patient-standalone&skip_login=1")
+	mustContain(t, body, `data-testid="skip-login" id="skip_login" disabled data-blocked="true"`, "Choose one patient to skip login")
+	f := parseLaunchForm(url.Values{"launch_type": {"patient-standalone"}, "skip_login": {"1"}}, "http://h")
+	if req, _ := f.Request(); req.SkipLogin {
+		t.Error("skip_login sent although no patient is chosen")
+	}
+	for _, q := range []url.Values{
+		{"launch_type": {"patient-standalone"}, "skip_login": {"1"}, "patient": {"p1"}},
+		{"launch_type": {"patient-portal"}, "skip_login": {"1"}, "patient_ids": {"p2"}},
+		{"launch_type": {"provider-standalone"}, "skip_login": {"1"}},
+	} {
+		if req, _ := parseLaunchForm(q, "http://h").Request(); !req.SkipLogin {
+			t.Errorf("%v: skip_login dropped", q)
+		}
+	}
+	if req, _ := parseLaunchForm(url.Values{"launch_type": {"patient-portal"}, "skip_login": {"1"}, "patient_ids": {"p1,p2"}}, "http://h").Request(); req.SkipLogin {
+		t.Error("skip_login sent with two patients")
+	}
+}
+
+// The chooser counts the patients, pages through them and keeps the
+// Advanced fold's state in the address.
+func TestLauncherPatientPagesAndAdvancedFold(t *testing.T) {
+	tu := newTestUI(t)
+	for i := 4; i <= 60; i++ {
+		tu.dir.Patients = append(tu.dir.Patients, smart.PersonSummary{ResourceType: "Patient", ID: "g" + itoa(i), Name: "Gen Patient " + itoa(i), Gender: "male", BirthDate: "1990-01-01"})
+	}
+	_, _, body := tu.get(t, "/?launch_type=provider-ehr")
+	mustContain(t, body, "60 patients; showing 1–25", "Page 1 of 3", `data-testid="patient-p1"`)
+	mustNotContain(t, body, `data-testid="patient-g30"`, "<details id=\"advanced\" class=\"advanced\" open")
+	_, _, body = tu.get(t, "/?launch_type=provider-ehr&patient_page=2&advanced=1")
+	mustContain(t, body, "showing 26–50", "Page 2 of 3", `data-testid="patient-g30"`, `<details id="advanced" class="advanced" open`)
+	mustNotContain(t, body, `data-testid="patient-p1"`)
+	_, _, body = tu.get(t, "/?launch_type=provider-ehr&patient_page=99")
+	mustContain(t, body, "Page 3 of 3", "showing 51–60")
+	_, _, body = tu.get(t, "/?launch_type=provider-ehr&patient_q=gen+patient+4")
+	mustContain(t, body, "11 patients match “gen patient 4”")
+	mustNotContain(t, body, "patient-pager")
+	_, _, body = tu.get(t, "/?launch_type=provider-ehr&patient_q=zzz")
+	mustContain(t, body, "0 patients match “zzz”. Search by a name")
+	// An error inside the fold opens it.
+	_, _, body = tu.get(t, "/?launch_type=provider-ehr&patient=p1&access_token_lifetime=soon&mint=1")
+	mustContain(t, body, `<details id="advanced" class="advanced" open`, "whole number of seconds")
+}

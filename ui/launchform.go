@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ehrsim/ehrsim/launcher"
+	"github.com/ehrsim/ehrsim/mockehr/clients"
 )
 
 // LaunchForm is the launcher page's form state. Its query-string form uses
@@ -17,6 +18,8 @@ type LaunchForm struct {
 	Patient      string // the chosen patient (radio); "" = picker
 	PatientIDs   string // comma-separated ids; when set, wins over Patient
 	PatientQuery string // chooser search, not part of the launch
+	PatientPage  int    // chooser page, from 1; not part of the launch
+	Advanced     bool   // the Advanced fold is open; not part of the launch
 	Encounter    string // AUTO | NONE | id
 	Practitioner string
 	FHIRContext  []ContextRow
@@ -74,6 +77,10 @@ func parseLaunchForm(v url.Values, base string) LaunchForm {
 	str("patient", &f.Patient)
 	str("patient_ids", &f.PatientIDs)
 	str("patient_q", &f.PatientQuery)
+	if n, err := strconv.Atoi(v.Get("patient_page")); err == nil && n > 1 {
+		f.PatientPage = n
+	}
+	f.Advanced = isOn(v.Get("advanced"))
 	str("encounter", &f.Encounter)
 	str("practitioner", &f.Practitioner)
 	str("need_patient_banner", &f.NeedPatientBanner)
@@ -97,6 +104,12 @@ func parseLaunchForm(v url.Values, base string) LaunchForm {
 	f.SkipLogin = isOn(v.Get("skip_login"))
 	f.SkipConsent = isOn(v.Get("skip_consent"))
 	f.LaunchOnce = isOn(v.Get("launch_once"))
+	if f.LaunchType == string(launcher.BackendService) && f.ClientID == "" {
+		// A backend service is nothing without its registered client: the
+		// demo one, whose public keys the result's commands sign with, makes
+		// the launch work from its defaults.
+		f.ClientID = clients.DemoBackend
+	}
 	refs, roles := v["fc_reference"], v["fc_role"]
 	for i, ref := range refs {
 		row := ContextRow{Reference: strings.TrimSpace(ref)}
@@ -124,6 +137,9 @@ func (f LaunchForm) Query() url.Values {
 	set("patient", f.Patient)
 	set("patient_ids", f.PatientIDs)
 	set("patient_q", f.PatientQuery)
+	if f.PatientPage > 1 {
+		v.Set("patient_page", strconv.Itoa(f.PatientPage))
+	}
 	set("encounter", f.Encounter)
 	set("practitioner", f.Practitioner)
 	for _, r := range f.FHIRContext {
@@ -134,7 +150,7 @@ func (f LaunchForm) Query() url.Values {
 	set("smart_style_url", f.SmartStyleURL)
 	set("intent", f.Intent)
 	set("tenant", f.Tenant)
-	for k, on := range map[string]bool{"skip_login": f.SkipLogin, "skip_consent": f.SkipConsent, "launch_once": f.LaunchOnce} {
+	for k, on := range map[string]bool{"skip_login": f.SkipLogin, "skip_consent": f.SkipConsent, "launch_once": f.LaunchOnce, "advanced": f.Advanced} {
 		if on {
 			v.Set(k, "1")
 		}
@@ -172,6 +188,7 @@ var groupTypes = map[string][]launcher.LaunchType{
 	"app":          {launcher.ProviderEHR, launcher.PatientPortal, launcher.ProviderStandalone, launcher.PatientStandalone},
 	"login":        {launcher.ProviderEHR, launcher.PatientPortal, launcher.ProviderStandalone, launcher.PatientStandalone},
 	"authorize":    {launcher.ProviderEHR, launcher.PatientPortal, launcher.ProviderStandalone, launcher.PatientStandalone},
+	"backend":      {launcher.BackendService},
 }
 
 func groupApplies(group string, t launcher.LaunchType) bool {
@@ -214,6 +231,42 @@ func groupTypesText(group string) string {
 	return strings.Join(s, ", ")
 }
 
+// singlePatient reports whether the form names exactly one patient.
+func (f LaunchForm) singlePatient() bool {
+	if f.PatientIDs != "" {
+		return len(strings.FieldsFunc(f.PatientIDs, func(r rune) bool { return r == ',' || r == ' ' })) == 1
+	}
+	return f.Patient != ""
+}
+
+// SkipLoginReason says why "Skip login" cannot take effect for the form's
+// launch, "" when it can. A patient launch signs the patient in as
+// themselves, so without one chosen patient the login page must ask who
+// they are; the form then leaves skip_login out of the launch.
+func (f LaunchForm) SkipLoginReason() string {
+	switch launcher.LaunchType(f.LaunchType) {
+	case launcher.PatientPortal, launcher.PatientStandalone:
+		if !f.singlePatient() {
+			return "Choose one patient to skip login: a patient signs in as themselves, so without one the login page asks who they are."
+		}
+	}
+	return ""
+}
+
+// SkipLoginHint explains what "Skip login" does for the launch type.
+func (f LaunchForm) SkipLoginHint() string {
+	if r := f.SkipLoginReason(); r != "" {
+		return r
+	}
+	switch t := launcher.LaunchType(f.LaunchType); {
+	case t.IsEHR():
+		return "In an EHR launch the user is signed in to the EHR already; this also skips login when the app authorizes without the launch parameter."
+	case t.IsProvider():
+		return "The chosen practitioner is signed in without the login page."
+	}
+	return "The chosen patient is signed in without the login page."
+}
+
 // Request turns the form into the launch API request. Fields of groups that
 // do not apply to the launch type are left out. A malformed number is a
 // field error here, before the launcher sees it.
@@ -252,7 +305,8 @@ func (f LaunchForm) Request() (launcher.Request, FieldErrors) {
 		req.AppLaunchURL = f.AppLaunchURL
 	}
 	if groupApplies("login", t) {
-		req.SkipLogin, req.SkipConsent = f.SkipLogin, f.SkipConsent
+		req.SkipConsent = f.SkipConsent
+		req.SkipLogin = f.SkipLogin && f.SkipLoginReason() == ""
 	}
 	req.Client = launcher.Client{
 		ClientID:     f.ClientID,
