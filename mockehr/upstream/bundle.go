@@ -116,6 +116,9 @@ func marshalResource(m map[string]json.RawMessage) []byte {
 // link, absolute references) with ehrsim's base, in both the plain and
 // the "\/"-escaped JSON spelling.
 func (p *Proxy) rewrite(b []byte, base string) []byte {
+	if !bytes.Contains(b, []byte(p.base)) && !bytes.Contains(b, []byte(`:\/\/`)) {
+		return b // the common read: nothing to rewrite, no copy
+	}
 	b = bytes.ReplaceAll(b, []byte(p.base), []byte(base))
 	if esc := bytes.ReplaceAll([]byte(p.base), []byte("/"), []byte(`\/`)); bytes.Contains(b, esc) {
 		b = bytes.ReplaceAll(b, esc, bytes.ReplaceAll([]byte(base), []byte("/"), []byte(`\/`)))

@@ -1,0 +1,94 @@
+package upstream_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/ehrsim/ehrsim/mockehr/fhirtest"
+	"github.com/ehrsim/ehrsim/mockehr/upstream"
+	"github.com/ehrsim/ehrsim/mockehr/upstream/upstreamtest"
+)
+
+// BenchmarkUpstreamRead compares a FHIR read through ehrsim in upstream
+// mode (token check, scope decision, upstream exchange, compartment check
+// of the answer, URL rewriting) with a direct read of the same resource
+// from the same upstream, over loopback. The issue's target: proxied
+// within 2× of direct. "ratio" is proxied ns/op over direct ns/op,
+// measured in the same run, alternating batches so both see the same
+// machine load.
+func BenchmarkUpstreamRead(b *testing.B) {
+	up := upstreamtest.Start(b, fhirtest.World())
+	e := newEnv(b, upstream.Options{URL: up.URL, Header: upstreamtest.Header()})
+	tok := e.token("patient/*.rs", "p1")
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	get := func(u, tok string) {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			b.Fatalf("GET %s: %d", u, res.StatusCode)
+		}
+	}
+	// floor is the cheapest possible proxy: a handler that forwards the
+	// read with the upstream credential and copies the answer, checking
+	// nothing. Two HTTP exchanges instead of one make it the lower bound
+	// of any proxy in front of so fast an upstream.
+	upClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	floorSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, up.URL+"/Patient/p1", nil)
+		req.Header.Set("Authorization", "Bearer "+upstreamtest.Token)
+		res, err := upClient.Do(req)
+		if err != nil {
+			w.WriteHeader(502)
+			return
+		}
+		defer res.Body.Close()
+		w.Header().Set("Content-Type", res.Header.Get("Content-Type"))
+		w.WriteHeader(res.StatusCode)
+		io.Copy(w, res.Body)
+	}))
+	b.Cleanup(floorSrv.Close)
+	direct := func() { get(up.URL+"/Patient/p1", upstreamtest.Token) }
+	floor := func() { get(floorSrv.URL+"/Patient/p1", "x") }
+	proxied := func() { get(e.base+"/Patient/p1", tok) }
+	b.Run("direct", func(b *testing.B) {
+		for b.Loop() {
+			direct()
+		}
+	})
+	b.Run("proxied", func(b *testing.B) {
+		for b.Loop() {
+			proxied()
+		}
+	})
+	b.Run("floor", func(b *testing.B) {
+		for b.Loop() {
+			floor()
+		}
+	})
+	b.Run("ratio", func(b *testing.B) {
+		var td, tp, tf time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			direct()
+			t1 := time.Now()
+			proxied()
+			t2 := time.Now()
+			floor()
+			tf += time.Since(t2)
+			tp += t2.Sub(t1)
+			td += t1.Sub(t0)
+		}
+		b.ReportMetric(float64(tp)/float64(td), "proxied/direct")
+		b.ReportMetric(float64(tf)/float64(td), "floor/direct")
+		b.ReportMetric(float64(tp)/float64(tf), "proxied/floor")
+	})
+}
