@@ -21,10 +21,15 @@ import (
 const KeyGracePeriod = 24 * time.Hour
 
 // keyReload bounds how stale the in-memory key ring may be after
-// `ehrsim keys rotate` ran in another process against the same database.
-const keyReload = time.Minute
+// `ehrsim keys rotate` ran in another process against the same database
+// (or another instance rotated): every instance signs with the new key
+// within this bound. A reload is one small query.
+const keyReload = 10 * time.Second
 
-// migrations are the authz package's tables (append-only, store.Migrate).
+// migrations are the authz package's SQLite tables (append-only,
+// store.Migrate). With PostgreSQL, the signing keys live there
+// (postgresMigrations); the token tables stay in SQLite until the token
+// store has a PostgreSQL implementation.
 var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS authz_keys (kid TEXT PRIMARY KEY, der BLOB NOT NULL, created_at INTEGER NOT NULL, retired_at INTEGER)`,
 	`CREATE TABLE IF NOT EXISTS authz_families (id TEXT PRIMARY KEY, data BLOB NOT NULL, revoked INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL)`,
@@ -32,7 +37,48 @@ var migrations = []string{
 	`CREATE INDEX IF NOT EXISTS authz_tokens_family ON authz_tokens (family)`,
 }
 
+// postgresMigrations are the owner "authz"'s PostgreSQL tables (append
+// only). seq orders keys created in the same second, as rowid does in
+// SQLite.
+var postgresMigrations = []string{
+	`CREATE TABLE IF NOT EXISTS authz_keys (kid TEXT PRIMARY KEY, der BYTEA NOT NULL, created_at BIGINT NOT NULL, retired_at BIGINT, seq BIGSERIAL NOT NULL)`,
+}
+
+var _ = store.RegisterPostgres("authz", postgresMigrations)
+
 func migrate(ctx context.Context, db *store.DB) error { return db.Migrate(ctx, "authz", migrations) }
+
+// KeyStore keeps the signing keys (PKCS#1 DER). Its SQLite and PostgreSQL
+// implementations pass one contract test (keys_contract_test.go). Both
+// changes are atomic, so instances sharing a database never end up with
+// two keys made active by a race, nor a moment without an active key.
+type KeyStore interface {
+	// AddFirst stores the key only when no key is active; added reports
+	// whether it did (false: another instance made one first).
+	AddFirst(ctx context.Context, kid string, der []byte, createdAt int64) (added bool, err error)
+	// Rotate stores the key and retires every other active key at
+	// createdAt, in one transaction.
+	Rotate(ctx context.Context, kid string, der []byte, createdAt int64) error
+	// Published returns the keys not retired, or retired after
+	// retiredAfter, newest first; the first unretired one is the active key.
+	Published(ctx context.Context, retiredAfter int64) ([]storedKey, error)
+}
+
+// storedKey is one row of a KeyStore.
+type storedKey struct {
+	Kid     string
+	DER     []byte
+	Retired bool
+}
+
+// keyStoreFor returns db's KeyStore: PostgreSQL's when configured, else
+// SQLite's.
+func keyStoreFor(db *store.DB) KeyStore {
+	if db.PG != nil {
+		return postgresKeys{db.PG}
+	}
+	return sqliteKeys{db.SQL}
+}
 
 // generateKey makes a new RSA-2048 key; tests swap in a cached key.
 var generateKey = func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) }
@@ -55,7 +101,7 @@ func (k publicKey) Key() any { return &k.key.PublicKey }
 
 // keyRing holds the active signing key and the public keys still published.
 type keyRing struct {
-	db  *store.DB
+	st  KeyStore
 	now func() time.Time
 
 	mu       sync.RWMutex
@@ -65,13 +111,17 @@ type keyRing struct {
 }
 
 func newKeyRing(ctx context.Context, db *store.DB, now func() time.Time) (*keyRing, error) {
-	kr := &keyRing{db: db, now: now}
+	kr := &keyRing{st: keyStoreFor(db), now: now}
 	if err := kr.load(ctx); err != nil {
 		return nil, err
 	}
 	if kr.active == nil {
-		if _, err := insertKey(ctx, db, now()); err != nil {
+		kid, der, err := newKey()
+		if err != nil {
 			return nil, err
+		}
+		if _, err := kr.st.AddFirst(ctx, kid, der, now().Unix()); err != nil {
+			return nil, fmt.Errorf("authz: store key: %w", err)
 		}
 		if err := kr.load(ctx); err != nil {
 			return nil, err
@@ -83,47 +133,45 @@ func newKeyRing(ctx context.Context, db *store.DB, now func() time.Time) (*keyRi
 	return kr, nil
 }
 
-func insertKey(ctx context.Context, db *store.DB, now time.Time) (string, error) {
+// newKey makes a key and its kid.
+func newKey() (kid string, der []byte, err error) {
 	k, err := generateKey()
 	if err != nil {
-		return "", fmt.Errorf("authz: generate key: %w", err)
+		return "", nil, fmt.Errorf("authz: generate key: %w", err)
 	}
-	kid := randomHandle(12)
-	_, err = db.SQL.ExecContext(ctx, `INSERT INTO authz_keys (kid, der, created_at) VALUES (?, ?, ?)`,
-		kid, x509.MarshalPKCS1PrivateKey(k), now.Unix())
-	return kid, err
+	return randomHandle(12), x509.MarshalPKCS1PrivateKey(k), nil
 }
 
 func (kr *keyRing) load(ctx context.Context) error {
 	now := kr.now()
-	rows, err := kr.db.SQL.QueryContext(ctx, `SELECT kid, der, retired_at FROM authz_keys WHERE retired_at IS NULL OR retired_at > ? ORDER BY created_at DESC, rowid DESC`,
-		now.Add(-KeyGracePeriod).Unix())
+	rows, err := kr.st.Published(ctx, now.Add(-KeyGracePeriod).Unix())
 	if err != nil {
 		return fmt.Errorf("authz: load keys: %w", err)
 	}
-	defer rows.Close()
+	kr.mu.RLock()
+	known := map[string]*signingKey{}
+	for _, k := range kr.public {
+		if pk, ok := k.(publicKey); ok {
+			known[pk.kid] = pk.signingKey
+		}
+	}
+	kr.mu.RUnlock()
 	var active *signingKey
 	var public []op.Key
-	for rows.Next() {
-		var kid string
-		var der []byte
-		var retired sql.NullInt64
-		if err := rows.Scan(&kid, &der, &retired); err != nil {
-			return err
+	for _, row := range rows {
+		sk := known[row.Kid] // parsed and precomputed already
+		if sk == nil {
+			pk, err := x509.ParsePKCS1PrivateKey(row.DER)
+			if err != nil {
+				return fmt.Errorf("authz: key %s: %w", row.Kid, err)
+			}
+			sk = &signingKey{kid: row.Kid, key: pk}
+			sk.key.Precompute()
 		}
-		pk, err := x509.ParsePKCS1PrivateKey(der)
-		if err != nil {
-			return fmt.Errorf("authz: key %s: %w", kid, err)
-		}
-		sk := &signingKey{kid: kid, key: pk}
-		sk.key.Precompute()
-		if !retired.Valid && active == nil {
+		if !row.Retired && active == nil {
 			active = sk
 		}
 		public = append(public, publicKey{sk})
-	}
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	kr.mu.Lock()
 	kr.active, kr.public, kr.loadedAt = active, public, now
@@ -155,22 +203,122 @@ func (kr *keyRing) keySet(ctx context.Context) []op.Key {
 	return append([]op.Key(nil), kr.public...)
 }
 
-// RotateKeys generates a new RS256 signing key and retires the current one;
-// the retired public key stays published for KeyGracePeriod. Used by
-// `ehrsim keys rotate`; a running server picks the new key up within a minute.
+// RotateKeys generates a new RS256 signing key and retires the current one
+// in one transaction; the retired public key stays published for
+// KeyGracePeriod. Used by `ehrsim keys rotate`; every running server
+// sharing the database signs with the new key within keyReload.
 func RotateKeys(ctx context.Context, db *store.DB) error {
 	if err := migrate(ctx, db); err != nil {
 		return err
 	}
-	now := time.Now()
-	// Insert first, then retire the others: there is never a moment without
-	// an active key.
-	kid, err := insertKey(ctx, db, now)
+	kid, der, err := newKey()
 	if err != nil {
 		return err
 	}
-	if _, err := db.SQL.ExecContext(ctx, `UPDATE authz_keys SET retired_at = ? WHERE retired_at IS NULL AND kid <> ?`, now.Unix(), kid); err != nil {
-		return fmt.Errorf("authz: retire keys: %w", err)
+	if err := keyStoreFor(db).Rotate(ctx, kid, der, time.Now().Unix()); err != nil {
+		return fmt.Errorf("authz: rotate keys: %w", err)
 	}
 	return nil
+}
+
+// sqliteKeys is the SQLite KeyStore.
+type sqliteKeys struct{ db *sql.DB }
+
+func (s sqliteKeys) AddFirst(ctx context.Context, kid string, der []byte, createdAt int64) (bool, error) {
+	// One statement: SQLite runs one writer at a time, so the check and
+	// the insert cannot interleave with another's.
+	res, err := s.db.ExecContext(ctx, `INSERT INTO authz_keys (kid, der, created_at)
+		SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM authz_keys WHERE retired_at IS NULL)`, kid, der, createdAt)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (s sqliteKeys) Rotate(ctx context.Context, kid string, der []byte, at int64) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO authz_keys (kid, der, created_at) VALUES (?, ?, ?)`, kid, der, at); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE authz_keys SET retired_at = ? WHERE retired_at IS NULL AND kid <> ?`, at, kid); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s sqliteKeys) Published(ctx context.Context, retiredAfter int64) ([]storedKey, error) {
+	return scanKeys(s.db.QueryContext(ctx, `SELECT kid, der, retired_at IS NOT NULL FROM authz_keys WHERE retired_at IS NULL OR retired_at > ? ORDER BY created_at DESC, rowid DESC`, retiredAfter))
+}
+
+func scanKeys(rows *sql.Rows, err error) ([]storedKey, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []storedKey
+	for rows.Next() {
+		var k storedKey
+		if err := rows.Scan(&k.Kid, &k.DER, &k.Retired); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// postgresKeys is the PostgreSQL KeyStore. Its changes hold an advisory
+// transaction lock, so AddFirst's check and insert, and Rotate, are
+// serialized across instances.
+type postgresKeys struct{ db *sql.DB }
+
+// keysLockKey is the advisory lock of the signing keys ("authz_keys").
+const keysLockKey = 0x617574687a6b
+
+func (s postgresKeys) locked(ctx context.Context, f func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(keysLockKey)); err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s postgresKeys) AddFirst(ctx context.Context, kid string, der []byte, createdAt int64) (bool, error) {
+	var added bool
+	err := s.locked(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO authz_keys (kid, der, created_at)
+			SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM authz_keys WHERE retired_at IS NULL)`, kid, der, createdAt)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		added = n == 1
+		return err
+	})
+	return added, err
+}
+
+func (s postgresKeys) Rotate(ctx context.Context, kid string, der []byte, at int64) error {
+	return s.locked(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO authz_keys (kid, der, created_at) VALUES ($1, $2, $3)`, kid, der, at); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE authz_keys SET retired_at = $1 WHERE retired_at IS NULL AND kid <> $2`, at, kid)
+		return err
+	})
+}
+
+func (s postgresKeys) Published(ctx context.Context, retiredAfter int64) ([]storedKey, error) {
+	return scanKeys(s.db.QueryContext(ctx, `SELECT kid, der, retired_at IS NOT NULL FROM authz_keys WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, seq DESC`, retiredAfter))
 }

@@ -5,8 +5,9 @@ import (
 	"crypto/rsa"
 	"io"
 	"log/slog"
-	"os"
 	"testing"
+
+	"github.com/ehrsim/ehrsim/internal/pgtest"
 )
 
 func TestMain(m *testing.M) {
@@ -18,5 +19,5 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	generateKey = func() (*rsa.PrivateKey, error) { return key, nil }
-	os.Exit(m.Run())
+	pgtest.Main(m) // a PostgreSQL server for the storage contract tests
 }
