@@ -16,7 +16,11 @@ import (
 // type it does not know, a body it cannot parse) is dropped; entries
 // without a resource (history deletions) and OperationOutcomes stay. When
 // a match is dropped the Bundle's total no longer holds and is removed.
-func (p *Proxy) filterBundle(a *fhir.Access, body []byte, keep func(mode string, r *fhirstore.Resource) bool) ([]byte, error) {
+//
+// pageType, when set, is the searched type: paging links on the
+// upstream's bare base (HAPI's ?_getpages=…) become {base}/{pageType}?…,
+// which ehrsim serves (see page).
+func (p *Proxy) filterBundle(a *fhir.Access, body []byte, pageType string, keep func(mode string, r *fhirstore.Resource) bool) ([]byte, error) {
 	var b map[string]json.RawMessage
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, fhir.Error(http.StatusBadGateway, "invalid", "the upstream FHIR server's answer is not JSON")
@@ -77,7 +81,11 @@ func (p *Proxy) filterBundle(a *fhir.Access, body []byte, keep func(mode string,
 		_ = json.Unmarshal(t, &total)
 	}
 	a.SetTotal(total)
-	return p.rewrite(marshalResource(b), a.Base()), nil
+	out := marshalResource(b)
+	if pageType != "" {
+		out = bytes.ReplaceAll(out, []byte(p.base+"?"), []byte(a.Base()+"/"+pageType+"?"))
+	}
+	return p.rewrite(out, a.Base()), nil
 }
 
 // marshalResource writes a JSON object with resourceType first, then the

@@ -136,7 +136,10 @@ func (r *response) Close() {
 // timeout, 502 otherwise, never with the credential or the upstream URL.
 func (p *Proxy) do(ctx context.Context, method, path string, query url.Values, body []byte, hdr http.Header) (*response, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	u := p.base + "/" + path
+	u := p.base
+	if path != "" {
+		u += "/" + path
+	}
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}

@@ -62,9 +62,13 @@
 //     scrubbed of it, nothing is logged with it, and redirects are not
 //     followed (they could carry it to another host).
 //
+//   - Paging: links of a search on its type are rewritten like any URL and
+//     come back as searches. A link on the upstream's bare base (HAPI's
+//     {base}?_getpages=…, whose search the upstream keeps behind an opaque
+//     id) becomes {base}/{type}?_getpages=…; ehrsim forwards only the paging
+//     parameters and judges that page like the first one.
+//
 // Only resource types ehrsim knows (fhirstore.Types) are offered, since
-// only their compartment and search parameters can be judged. An
-// upstream's paging links are rewritten like any URL; links that are not
-// a type search on the base (HAPI's ?_getpages=…) land on the base, which
-// answers 501.
+// only their compartment and search parameters can be judged. Paging links
+// inside $everything and history answers are rewritten but not re-routed.
 package upstream

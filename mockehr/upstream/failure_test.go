@@ -47,7 +47,8 @@ func stub(t *testing.T) *httptest.Server {
 		case "/fhir/Observation":
 			// Ignores the compartment parameter and includes p2's things.
 			b, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "searchset", "total": 3,
-				"link": []any{map[string]any{"relation": "next", "url": base + "/Observation?_count=2&_offset=2"}},
+				"link": []any{map[string]any{"relation": "next", "url": base + "/Observation?_count=2&_offset=2"},
+					map[string]any{"relation": "last", "url": base + "?_getpages=abc&_getpagesoffset=2&_count=2"}},
 				"entry": []any{
 					map[string]any{"fullUrl": base + "/Observation/a", "search": map[string]any{"mode": "match"},
 						"resource": map[string]any{"resourceType": "Observation", "id": "a", "status": "final", "code": map[string]any{"text": "x"}, "subject": map[string]any{"reference": base + "/Patient/p1"}}},
@@ -59,6 +60,15 @@ func stub(t *testing.T) *httptest.Server {
 						"resource": map[string]any{"resourceType": "Basic", "id": "z"}},
 				}})
 			w.Write(b)
+		case "/fhir": // a HAPI-style page of a stored search
+			if r.URL.Query().Get("_getpages") != "abc" {
+				w.WriteHeader(404)
+				return
+			}
+			w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[` +
+				`{"fullUrl":"` + base + `/Observation/c","resource":{"resourceType":"Observation","id":"c","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}}},` +
+				`{"fullUrl":"` + base + `/Observation/d","resource":{"resourceType":"Observation","id":"d","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p2"}}},` +
+				`{"fullUrl":"` + base + `/Condition/e","search":{"mode":"match"},"resource":{"resourceType":"Condition","id":"e","subject":{"reference":"Patient/p1"}}}]}`))
 		case "/fhir/metadata":
 			w.Write([]byte(`{"resourceType":"CapabilityStatement","fhirVersion":"4.0.1","url":"` + base + `/metadata","rest":[{"mode":"server","security":{"description":"the stub's own"}}]}`))
 		default:
@@ -157,6 +167,23 @@ func TestUpstreamMisbehavingAnswersAreJudged(t *testing.T) {
 	}
 	if strings.Contains(string(r.body), s.URL) || !strings.Contains(string(r.body), e.base+"/Observation?_count=2") {
 		t.Errorf("URLs not rewritten: %s", r.body)
+	}
+	// HAPI-style paging links on the bare base become links on the
+	// searched type, and the page they fetch is judged like the first.
+	page := e.base + "/Observation?_getpages=abc&_getpagesoffset=2&_count=2"
+	if !strings.Contains(strings.ReplaceAll(string(r.body), `\u0026`, "&"), page) {
+		t.Fatalf("paging link not rewritten to %s: %s", page, r.body)
+	}
+	r = e.get(tok, page)
+	r.want(t, 200, "Bundle")
+	if got := r.ids(t); !slices.Equal(got, []string{"Observation/c"}) {
+		t.Errorf("judged page = %v", got)
+	}
+	e.get(tok, page+"&code=x").want(t, 400, "OperationOutcome")
+	// Streamed (nothing to filter), the paging link is rewritten too.
+	r = e.get(e.token("user/*.rs", ""), "Observation")
+	if !strings.Contains(strings.ReplaceAll(string(r.body), `\u0026`, "&"), page) || strings.Contains(string(r.body), s.URL) {
+		t.Errorf("streamed paging link: %s", r.body)
 	}
 	// A read whose answer is another patient's: 404.
 	e.get(tok, "Observation/o1").want(t, 404, "OperationOutcome")

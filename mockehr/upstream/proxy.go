@@ -174,6 +174,9 @@ func (p *Proxy) search(a *fhir.Access, typ string, params url.Values) error {
 	if !pol.Allowed {
 		return pol.Deny()
 	}
+	if params.Has("_getpages") {
+		return p.page(a, typ, pol, params)
+	}
 	fwd := url.Values{}
 	for k, vs := range params {
 		if k != "_format" {
@@ -214,17 +217,27 @@ func (p *Proxy) search(a *fhir.Access, typ string, params url.Values) error {
 	if !pol.Confined && pol.Filters == nil && len(q.Include) == 0 && len(q.RevInclude) == 0 {
 		// Nothing to filter: every match is of a type and in a set the
 		// token may search. The answer is streamed, URLs rewritten.
-		return p.stream(a, resp)
+		return p.stream(a, resp, typ)
 	}
+	return p.judgeSearchset(a, typ, resp)
+}
+
+// judgeSearchset reads a searchset whole and keeps what the token may
+// see: matches of typ under the search decision, other entries under the
+// read decision of their type (a match of another type is dropped).
+func (p *Proxy) judgeSearchset(a *fhir.Access, typ string, resp *response) error {
 	body, err := p.readAll(resp)
 	if err != nil {
 		return err
 	}
 	matches := &policies{a: a, in: scopes.Search}
 	reads := &policies{a: a, in: scopes.Read}
-	out, err := p.filterBundle(a, body, func(mode string, res *fhirstore.Resource) bool {
-		if mode == "match" && res.Type == typ {
+	out, err := p.filterBundle(a, body, typ, func(mode string, res *fhirstore.Resource) bool {
+		switch {
+		case (mode == "match" || mode == "") && res.Type == typ: // some servers leave out search.mode
 			return matches.get(typ).Check(res) == nil
+		case mode == "match":
+			return false
 		}
 		return reads.get(res.Type).Check(res) == nil
 	})
@@ -233,6 +246,41 @@ func (p *Proxy) search(a *fhir.Access, typ string, params url.Values) error {
 	}
 	writeBody(a.Writer(), http.StatusOK, out)
 	return nil
+}
+
+// pageParams are the parameters of a paging link on the upstream's base
+// (HAPI's {base}?_getpages=…), which ehrsim rewrote to {base}/{type}?….
+var pageParams = map[string]bool{"_getpages": true, "_getpagesoffset": true, "_count": true, "_offset": true, "_bundletype": true, "_pretty": true, "_format": true}
+
+// page follows such a link: the upstream keeps the search (with the
+// compartment ehrsim added to it) behind an opaque id, so the page is
+// always judged entry by entry.
+func (p *Proxy) page(a *fhir.Access, typ string, pol *fhir.Policy, params url.Values) error {
+	fwd := url.Values{}
+	for k, vs := range params {
+		if !pageParams[k] {
+			return fhir.Error(http.StatusBadRequest, "invalid", k+": a paging request (_getpages) takes only the parameters of its link")
+		}
+		if k != "_format" {
+			fwd[k] = vs
+		}
+	}
+	if pol.Confined && pol.Compartment == "" {
+		return writeEmpty(a, typ)
+	}
+	resp, err := p.do(a.Request().Context(), http.MethodGet, "", fwd, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, err := p.readAll(resp)
+		if err != nil {
+			return err
+		}
+		return p.statusError(a, resp, body, typ+" search page")
+	}
+	return p.judgeSearchset(a, typ, resp)
 }
 
 // writeEmpty answers a search that can match nothing (patient/ scopes and
@@ -283,7 +331,7 @@ func (p *Proxy) operation(a *fhir.Access, typ, id, op string) error {
 		return p.statusError(a, resp, body, "Patient/"+id+"/$everything")
 	}
 	reads := &policies{a: a, in: scopes.Read}
-	out, err := p.filterBundle(a, body, func(_ string, res *fhirstore.Resource) bool {
+	out, err := p.filterBundle(a, body, "", func(_ string, res *fhirstore.Resource) bool {
 		return reads.get(res.Type).Check(res) == nil
 	})
 	if err != nil {
@@ -313,7 +361,7 @@ func (p *Proxy) history(a *fhir.Access, typ, id string) error {
 		return p.statusError(a, resp, body, typ+"/"+id+"/_history")
 	}
 	kept := 0
-	out, err := p.filterBundle(a, body, func(_ string, res *fhirstore.Resource) bool {
+	out, err := p.filterBundle(a, body, "", func(_ string, res *fhirstore.Resource) bool {
 		ok := res.Type == typ && res.ID == id && pol.Check(res) == nil
 		if ok {
 			kept++
@@ -334,7 +382,7 @@ func (p *Proxy) history(a *fhir.Access, typ, id string) error {
 // its URLs on the way, within MaxBody. Past the limit the status is
 // already sent, so the connection is aborted rather than ended as if the
 // body were complete.
-func (p *Proxy) stream(a *fhir.Access, resp *response) error {
+func (p *Proxy) stream(a *fhir.Access, resp *response, typ string) error {
 	if resp.ContentLength > p.maxBody {
 		return p.errTooLarge()
 	}
@@ -343,7 +391,11 @@ func (p *Proxy) stream(a *fhir.Access, resp *response) error {
 	h.Set("Content-Type", fhirJSON)
 	w.WriteHeader(http.StatusOK)
 	rw := newRewriter(w, []byte(p.base), []byte(a.Base()))
-	n, err := io.Copy(rw, io.LimitReader(resp.Body, p.maxBody+1))
+	pages := newRewriter(rw, []byte(p.base+"?"), []byte(a.Base()+"/"+typ+"?"))
+	n, err := io.Copy(pages, io.LimitReader(resp.Body, p.maxBody+1))
+	if err == nil {
+		err = pages.Flush()
+	}
 	if err == nil {
 		err = rw.Flush()
 	}
