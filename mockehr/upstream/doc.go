@@ -25,6 +25,7 @@
 //     parser (fhirstore.ParseQuery) before they are forwarded: a chain,
 //     _has, an unknown parameter or an _include target ehrsim cannot judge
 //     is a 400 naming it, because the proxy could not confine its answer.
+//
 //   - Confine, then check. Under patient/ scopes a search carries the
 //     compartment as a parameter (_id on Patient, patient= on the other
 //     compartment types, both in FHIR R4's Patient CompartmentDefinition),
@@ -37,24 +38,29 @@
 //     An entry ehrsim cannot judge (an unknown type, a body it cannot
 //     parse) is dropped; when a match is dropped the Bundle's total is
 //     removed rather than left wrong.
+//
 //   - Writes are checked on both sides: the resource sent and, for update
 //     and delete, the upstream's current version. PATCH is forwarded only
 //     for tokens no compartment or granular scope restricts, since the
 //     patched result cannot be seen before the upstream stores it.
+//
 //   - URLs: the upstream's base, in Bundle fullUrl and link, absolute
 //     references, Location and Content-Location, is rewritten to the FHIR
 //     base the app was given (/fhir or /sim/{scenario}/fhir). metadata is
 //     the upstream's CapabilityStatement with ehrsim's security element;
 //     .well-known/smart-configuration stays ehrsim's (mockehr/authz).
+//
 //   - Streaming: a search answer that needs no filtering (no compartment,
 //     no granular filter, no includes) is streamed through a rewriter that
 //     holds back only the bytes that may start a URL split across reads.
 //     Everything else is read whole, within the size limit.
+//
 //   - Limits keep ehrsim healthy: each exchange has a deadline (504
 //     OperationOutcome), answers a size limit (502), a refused connection
 //     or an upstream 5xx is a 502, and the upstream refusing ehrsim's own
 //     credential is a 502 that says so (never the app's 401). A streamed
 //     answer that outgrows the limit is aborted, since its status is sent.
+//
 //   - The upstream credential (Options.Header, or user info in the URL,
 //     turned into Basic auth and removed from the URL) is sent on every
 //     upstream request and nowhere else: errors are worded without the
