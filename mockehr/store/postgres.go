@@ -18,6 +18,10 @@ import (
 // setting's fault (not a postgres:// URL, or one pgx cannot parse).
 var ErrDatabaseURL = errors.New("database URL")
 
+// ErrUnreachable wraps a failure to connect to the PostgreSQL server at
+// start-up (refused, timed out, authentication failed, no such database).
+var ErrUnreachable = errors.New("cannot connect to the database")
+
 // migrateLockKey is the advisory lock every instance takes while migrating,
 // so two instances starting at once apply each step once.
 const migrateLockKey = 0x65687273696d // "ehrsim"
@@ -48,6 +52,10 @@ func CheckDatabaseURL(u string) error {
 func parsePostgresURL(u string) (*pgx.ConnConfig, error) {
 	pu, err := url.Parse(u)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the URL, password and all
+		}
 		return nil, fmt.Errorf("%w: %v", ErrDatabaseURL, err)
 	}
 	if pu.Scheme != "postgres" && pu.Scheme != "postgresql" {
@@ -101,7 +109,7 @@ func OpenPostgres(ctx context.Context, dir, databaseURL string) (*DB, error) {
 	pg.SetConnMaxIdleTime(5 * time.Minute)
 	if err := pg.PingContext(ctx); err != nil {
 		pg.Close()
-		return nil, fmt.Errorf("database %s: %w", Redact(databaseURL), err)
+		return nil, fmt.Errorf("%w %s: %v", ErrUnreachable, Redact(databaseURL), err)
 	}
 	d, err := Open(ctx, dir)
 	if err != nil {

@@ -86,6 +86,17 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	return d, nil
 }
 
+// Ping checks that the databases answer (for /readyz).
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.SQL.PingContext(ctx); err != nil {
+		return err
+	}
+	if d.PG != nil {
+		return d.PG.PingContext(ctx)
+	}
+	return nil
+}
+
 // Close closes the database (both, with PostgreSQL).
 func (d *DB) Close() error {
 	var err error

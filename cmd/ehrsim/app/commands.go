@@ -64,13 +64,13 @@ func fixturesCommand(ctx context.Context, args []string, stdout io.Writer) error
 // directory; the old public key stays published for a grace period.
 func keysCommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "rotate" {
-		return &ConfigError{Problems: []string{"keys: usage: ehrsim keys rotate [--data-dir DIR]"}}
+		return &ConfigError{Problems: []string{"keys: usage: ehrsim keys rotate [--data-dir DIR] [--database-url postgres://…]"}}
 	}
 	cfg, err := LoadConfig(args[1:], getenv, stdout)
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, cfg.DataDir)
+	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,11 @@ func keysCommand(ctx context.Context, args []string, getenv func(string) string,
 	if err := authz.RotateKeys(ctx, db); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "rotated the signing key in %s; restart running servers to sign with it\n", cfg.DataDir)
+	where := cfg.DataDir
+	if cfg.DatabaseURL != "" {
+		where = store.Redact(cfg.DatabaseURL)
+	}
+	fmt.Fprintf(stdout, "rotated the signing key in %s; running servers on it sign with the new key within 10 seconds\n", where)
 	return nil
 }
 

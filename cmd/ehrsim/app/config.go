@@ -18,16 +18,21 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/ehrsim/ehrsim/mockehr/authz"
+	"github.com/ehrsim/ehrsim/mockehr/store"
 )
 
 // Config is ehrsim's configuration. Each value comes from, in order of
 // precedence: a command-line flag, an EHRSIM_* environment variable, the
 // TOML file named by --config, the default.
 type Config struct {
-	Listen        string // host:port to listen on
-	DebugListen   string // loopback host:port for the pprof handlers; "" = off
-	BaseURL       string // public origin; every absolute URL derives from it
-	DataDir       string // database, keys; created if missing
+	Listen      string // host:port to listen on
+	DebugListen string // loopback host:port for the pprof handlers; "" = off
+	BaseURL     string // public origin; every absolute URL derives from it
+	DataDir     string // database, keys; created if missing
+	// DatabaseURL (postgres://…) puts the shared state in PostgreSQL, so
+	// several instances can serve one sandbox; "" keeps it in SQLite in
+	// DataDir.
+	DatabaseURL   string
 	Fixtures      string // directory of user FHIR data (Bundles / NDJSON)
 	FixturesMode  string // add (default): user data plus the demo set; replace: user data only
 	ReferenceDate string // YYYY-MM-DD the demo data's dates are laid relative to; default today
@@ -116,6 +121,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 		{"debug-listen", "", "loopback address for Go's pprof profiling handlers (off by default)", &c.DebugListen},
 		{"base-url", "", "public base URL (default http://<listen address>); set it behind a proxy", &c.BaseURL},
 		{"data-dir", defaultDataDir(getenv), "directory for the database and keys (created if missing)", &c.DataDir},
+		{"database-url", "", "PostgreSQL URL (postgres://user:password@host:5432/db) shared by several ehrsim instances (default: SQLite in --data-dir)", &c.DatabaseURL},
 		{"fixtures", "", "directory of FHIR R4 Bundles / NDJSON to load", &c.Fixtures},
 		{"fixtures-mode", "add", "add: load --fixtures beside the demo data; replace: instead of it", &c.FixturesMode},
 		{"reference-date", "", "date (YYYY-MM-DD) demo data is laid relative to (default today)", &c.ReferenceDate},
@@ -292,6 +298,11 @@ func (c *Config) validate() []string {
 			p = append(p, fmt.Sprintf("--base-url: %q has no host", c.BaseURL))
 		case u.RawQuery != "" || u.Fragment != "":
 			p = append(p, fmt.Sprintf("--base-url: %q must not have a query or fragment", c.BaseURL))
+		}
+	}
+	if c.DatabaseURL != "" {
+		if err := store.CheckDatabaseURL(c.DatabaseURL); err != nil {
+			p = append(p, "--database-url: "+err.Error())
 		}
 	}
 	if strings.TrimSpace(c.DataDir) == "" {

@@ -16,7 +16,6 @@ import (
 	"github.com/ehrsim/ehrsim/mockehr/fhirstore"
 	"github.com/ehrsim/ehrsim/mockehr/inspect"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
-	"github.com/ehrsim/ehrsim/mockehr/store"
 	"github.com/ehrsim/ehrsim/mockehr/upstream"
 	"github.com/ehrsim/ehrsim/static"
 	"github.com/ehrsim/ehrsim/ui"
@@ -31,7 +30,7 @@ import (
 func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 	cfg := s.Config
 	step := stepTimer(s)
-	db, err := store.Open(ctx, cfg.DataDir)
+	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -162,7 +161,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 			w.Write([]byte("not ready\n"))
 			return
 		}
-		if err := db.SQL.PingContext(r.Context()); err != nil {
+		if err := db.Ping(r.Context()); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte("database: " + err.Error() + "\n"))
 			return
