@@ -4,10 +4,12 @@
 // A package with PostgreSQL tests calls Main from its TestMain. When
 // EHRSIM_TEST_DATABASE_URL is set (go tool task unit starts one server with
 // .ci/postgres and exports it for the whole run), that server is used.
-// Otherwise Main runs `.ci/postgres start` itself, which installs Debian's
-// postgresql with apt-get when it is missing and the tests run as root, and
-// starts a private cluster on a free loopback port as an unprivileged user;
-// Main stops it and deletes its directory after the package's tests.
+// Otherwise the first URL call runs `.ci/postgres start`, which installs
+// Debian's postgresql with apt-get when it is missing and the tests run as
+// root, and starts a private cluster on a free loopback port as an
+// unprivileged user (about 3 s); Main stops it and deletes its directory
+// after the package's tests. A test binary whose selected tests need no
+// database starts none.
 //
 // When no server can be had (no server binaries and not root), URL skips
 // the test with the reason, unless CI or EHRSIM_REQUIRE_POSTGRES is set,
@@ -41,8 +43,11 @@ import (
 const EnvURL = "EHRSIM_TEST_DATABASE_URL"
 
 var (
+	startOnce  sync.Once
 	serverURL  string
+	serverDir  string // the cluster this binary started; "" when none
 	skipReason string
+	startErr   error
 	seq        atomic.Int64
 
 	adminOnce sync.Once
@@ -57,29 +62,44 @@ func Main(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if u := os.Getenv(EnvURL); u != "" {
-		serverURL = u
-		return m.Run()
-	}
-	dir, u, err := start()
-	if err != nil {
-		var nf notInstallable
-		if errors.As(err, &nf) && !required() {
-			skipReason = err.Error()
-			return m.Run()
-		}
-		fmt.Fprintln(os.Stderr, "pgtest:", err)
-		return 1
-	}
-	serverURL = u
+	mainCalled = true
 	code := m.Run()
 	if admin != nil {
 		admin.Close()
 	}
-	if err := stop(dir); err != nil {
-		fmt.Fprintln(os.Stderr, "pgtest:", err)
+	if serverDir != "" {
+		if err := stop(serverDir); err != nil {
+			fmt.Fprintln(os.Stderr, "pgtest:", err)
+		}
 	}
 	return code
+}
+
+var mainCalled bool
+
+// server finds or starts the server, once per test binary.
+func server() {
+	startOnce.Do(func() {
+		if u := os.Getenv(EnvURL); u != "" {
+			serverURL = u
+			return
+		}
+		if !mainCalled {
+			skipReason = "pgtest.Main was not called from TestMain"
+			return
+		}
+		dir, u, err := start()
+		if err != nil {
+			var nf notInstallable
+			if errors.As(err, &nf) {
+				skipReason = err.Error()
+				return
+			}
+			startErr = err
+			return
+		}
+		serverURL, serverDir = u, dir
+	})
 }
 
 func required() bool { return os.Getenv("CI") != "" || os.Getenv("EHRSIM_REQUIRE_POSTGRES") != "" }
@@ -156,14 +176,15 @@ func stop(dir string) error {
 // skips or fails t as the package doc says when there is no server.
 func URL(t testing.TB) string {
 	t.Helper()
+	server()
+	if startErr != nil {
+		t.Fatalf("pgtest: %v", startErr)
+	}
 	if serverURL == "" {
-		reason := skipReason
-		if reason == "" {
-			reason = "pgtest.Main was not called from TestMain"
-		} else if required() {
-			t.Fatalf("pgtest: %s", reason)
+		if required() {
+			t.Fatalf("pgtest: %s", skipReason)
 		}
-		t.Skipf("pgtest: %s (PostgreSQL tests run in go tool task test)", reason)
+		t.Skipf("pgtest: %s (PostgreSQL tests run in go tool task test)", skipReason)
 	}
 	adminOnce.Do(func() {
 		admin, adminErr = sql.Open("pgx", serverURL)
