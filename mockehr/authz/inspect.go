@@ -117,7 +117,7 @@ func (s *Server) recordAuthorize(r *http.Request, ac *authorizeCtx, status int, 
 	state := f.Get("state")
 	e.Check(inspect.RuleStateMissing, state == "", "the authorize request has no state")
 	if state != "" {
-		reused := in.Seen(launchID, func(p *inspect.Event) bool { return p.Kind == inspect.KindAuthorize && p.Request["state"] == state })
+		reused := in.SeenAuthorize(launchID, func(p *inspect.Event) bool { return p.Request["state"] == state })
 		e.Check(inspect.RuleStateReused, reused, "the state "+state+" was already used by an earlier authorize request of this launch")
 	}
 	// PKCE (RFC 7636)

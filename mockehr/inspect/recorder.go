@@ -55,17 +55,31 @@ type Recorder struct {
 	loose    []Event  // recent unattributed discovery events (claimed by authorize)
 	subs     map[string]map[chan Event]struct{}
 	pending  []Event // to persist
+	dropped  int     // events dropped from a full pending queue, not yet logged
 	wake     chan struct{}
 }
 
+// launchLog is what memory holds of one launch. Without a store, every
+// event. With one, the store holds the timeline and memory only what the
+// request path consults: the first event's time, the count (for Seq and
+// the cap) and the authorize events (Seen), so memory per launch stays a
+// few hundred bytes however many FHIR requests the app makes.
 type launchLog struct {
 	clientID string
+	started  time.Time
+	count    int
 	events   []Event
 }
+
+// first is the time of the launch's first event.
+func (l *launchLog) first() time.Time { return l.started }
 
 // maxEventsPerLaunch bounds one launch's timeline (an app that polls FHIR
 // for hours would otherwise grow it without end).
 const maxEventsPerLaunch = 2000
+
+// maxPending bounds the events waiting for the background writer.
+const maxPending = 20_000
 
 // looseWindow is how long an unattributed discovery event waits to be
 // claimed by an authorize request; looseMax bounds how many wait.
@@ -129,7 +143,7 @@ func (r *Recorder) appendLocked(e Event) {
 	if l.clientID == "" {
 		l.clientID = e.ClientID
 	}
-	switch n := len(l.events); {
+	switch n := l.count; {
 	case n > maxEventsPerLaunch:
 		return // the marker below was recorded
 	case n == maxEventsPerLaunch:
@@ -139,9 +153,21 @@ func (r *Recorder) appendLocked(e Event) {
 	if e.ClientID == "" {
 		e.ClientID = l.clientID
 	}
-	e.Seq = int64(len(l.events)) + 1
-	l.events = append(l.events, e)
+	l.count++
+	e.Seq = int64(l.count)
+	if l.count == 1 {
+		l.started = e.At
+	}
+	if r.o.Store == nil || e.Kind == KindAuthorize {
+		l.events = append(l.events, e)
+	}
 	if r.o.Store != nil {
+		if len(r.pending) >= maxPending {
+			// The database is far behind: drop the oldest unsaved event
+			// rather than grow without bound.
+			r.pending = r.pending[1:]
+			r.dropped++
+		}
 		r.pending = append(r.pending, e)
 	}
 	for ch := range r.subs[e.LaunchID] {
@@ -176,8 +202,8 @@ func (r *Recorder) Claim(launchID, clientID, remote, origin string) {
 	defer r.mu.Unlock()
 	r.pruneLooseLocked(r.o.Now())
 	var since time.Time // discovery before the launch was minted is not its
-	if l := r.launches[launchID]; l != nil && len(l.events) > 0 {
-		since = l.events[0].At
+	if l := r.launches[launchID]; l != nil {
+		since = l.first()
 	}
 	keep := r.loose[:0]
 	for _, e := range r.loose {
@@ -203,7 +229,7 @@ func (r *Recorder) RecentLaunchOf(clientID string, within time.Duration) string 
 	defer r.mu.Unlock()
 	for i := len(r.order) - 1; i >= 0; i-- {
 		l := r.launches[r.order[i]]
-		if len(l.events) > 0 && now.Sub(l.events[0].At) > within {
+		if now.Sub(l.first()) > within {
 			return ""
 		}
 		if l.clientID == clientID {
@@ -233,10 +259,11 @@ func (r *Recorder) Events(ctx context.Context, launchID string) ([]Event, error)
 	return nil, nil
 }
 
-// Seen reports whether an event of the launch already recorded on this
-// instance satisfies match (memory only: no database round trip, for the
-// request path; e.g. a reused state).
-func (r *Recorder) Seen(launchID string, match func(*Event) bool) bool {
+// SeenAuthorize reports whether an authorize event of the launch already
+// recorded on this instance satisfies match (memory only: no database
+// round trip, for the request path; e.g. a reused state). Memory keeps a
+// launch's authorize events even when a store holds the rest.
+func (r *Recorder) SeenAuthorize(launchID string, match func(*Event) bool) bool {
 	if r == nil {
 		return false
 	}
@@ -244,7 +271,7 @@ func (r *Recorder) Seen(launchID string, match func(*Event) bool) bool {
 	defer r.mu.Unlock()
 	if l := r.launches[launchID]; l != nil {
 		for i := range l.events {
-			if match(&l.events[i]) {
+			if l.events[i].Kind == KindAuthorize && match(&l.events[i]) {
 				return true
 			}
 		}
@@ -364,7 +391,12 @@ func (r *Recorder) Flush(ctx context.Context) {
 	r.mu.Lock()
 	batch := r.pending
 	r.pending = nil
+	dropped := r.dropped
+	r.dropped = 0
 	r.mu.Unlock()
+	if dropped > 0 {
+		r.o.Logger.WarnContext(ctx, "inspector: the database fell behind; events dropped", "events", dropped)
+	}
 	if len(batch) == 0 {
 		return
 	}

@@ -177,3 +177,47 @@ func TestRecorderBoundsOneLaunch(t *testing.T) {
 		t.Fatalf("%d events, want %d and a closing marker", len(evs), maxEventsPerLaunch+1)
 	}
 }
+
+// With a store, memory does not grow with a launch's FHIR traffic: the
+// timeline lives in the database and memory keeps only the count, the start
+// and the authorize events the request path consults; the timeline read
+// back is complete and in order.
+func TestRecorderWithStoreKeepsTimelinesOutOfMemory(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := NewSQLiteStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := smarttest.NewClock(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+	r := NewRecorder(Options{Store: st, Now: clk.Now})
+	r.Record(Event{LaunchID: "L1", ClientID: "app", Kind: KindAuthorize, Request: map[string]string{"state": "s-1"}})
+	const reads = 500
+	for i := 0; i < reads; i++ {
+		clk.Add(time.Millisecond)
+		r.Record(Event{LaunchID: "L1", Kind: KindFHIR, Summary: fmt.Sprint("GET Patient ", i), Status: 200})
+	}
+	r.mu.Lock()
+	held := len(r.launches["L1"].events)
+	r.mu.Unlock()
+	if held != 1 {
+		t.Errorf("%d events held in memory for the launch, want 1 (its authorize)", held)
+	}
+	if !r.SeenAuthorize("L1", func(e *Event) bool { return e.Request["state"] == "s-1" }) {
+		t.Error("the authorize event is not seen from memory")
+	}
+	evs, err := r.Events(ctx, "L1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != reads+1 || evs[0].Kind != KindAuthorize || evs[reads].Summary != fmt.Sprint("GET Patient ", reads-1) || evs[0].ClientID != "app" {
+		t.Fatalf("timeline read back: %d events, first %+v", len(evs), evs[0])
+	}
+	if got := r.RecentLaunchOf("app", time.Minute); got != "L1" {
+		t.Errorf("RecentLaunchOf = %q", got)
+	}
+}
