@@ -128,6 +128,16 @@ func TestUpstreamEHRLaunch(t *testing.T) {
 	if st, body := fetch(t, "", l.SimEHRURL); st != 200 || !strings.Contains(body, "Amy Shaw") {
 		t.Errorf("simulated EHR: %d (Amy Shaw shown: %v)", st, strings.Contains(body, "Amy Shaw"))
 	}
+	// The launch inspector records the proxied requests like any others,
+	// with the other patient's read flagged.
+	var sawRead, sawOther bool
+	for _, ev := range srv.Events(t, l.ID) {
+		sawRead = sawRead || ev.Kind == "fhir" && strings.Contains(ev.Summary, "/Patient/p1") && ev.Status == 200
+		sawOther = sawOther || ev.Kind == "fhir" && strings.Contains(ev.Summary, "/Patient/p2") && ev.Status == 404 && len(ev.Diagnostics) > 0
+	}
+	if !sawRead || !sawOther {
+		t.Errorf("inspector events: read of p1 %v, flagged read of p2 %v", sawRead, sawOther)
+	}
 	// The demo data is not loaded: its patients are unknown, named by field.
 	_, err = srv.TryLaunch(context.Background(), ehrsimtest.LaunchRequest{LaunchType: ehrsimtest.ProviderEHR, Patient: ehrsimtest.PatientAmyShaw})
 	var le *ehrsimtest.LaunchError

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -29,10 +30,19 @@ const (
 	dirMax = 200
 )
 
-// errDirectory prefixes directory failures so pages can show them.
-func errDirectory(err error) error {
-	return fmt.Errorf("upstream FHIR server: %w", err)
-}
+// ErrUnavailable is in every directory error that is not "not found":
+// the upstream could not be asked (down, slow, refusing ehrsim's
+// credential, answering nonsense). errors.Is(err, ErrUnavailable) lets a
+// page say so instead of a generic failure.
+var ErrUnavailable = errors.New("the upstream FHIR server is unavailable")
+
+type dirError struct{ err error }
+
+func (e *dirError) Error() string   { return "upstream FHIR server: " + e.err.Error() }
+func (e *dirError) Unwrap() []error { return []error{ErrUnavailable, e.err} }
+
+// errDirectory marks a directory failure as the upstream's.
+func errDirectory(err error) error { return &dirError{err: err} }
 
 // get fetches path?query from the upstream (or the cache) and returns the
 // status and body of an answer that is not a transport failure.

@@ -2,6 +2,7 @@ package upstream_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 	"github.com/ehrsim/ehrsim/mockehr/upstream"
 	"github.com/ehrsim/ehrsim/mockehr/upstream/upstreamtest"
 )
@@ -142,7 +144,7 @@ func TestUpstreamRefusedConnection(t *testing.T) {
 		t.Errorf("diagnostics %q", d)
 	}
 	e.get("", "metadata").want(t, 502, "OperationOutcome")
-	if _, err := e.proxy.Patient(t.Context(), "p1"); err == nil || !strings.Contains(err.Error(), "refused the connection") {
+	if _, err := e.proxy.Patient(t.Context(), "p1"); !errors.Is(err, upstream.ErrUnavailable) || errors.Is(err, smart.ErrNotFound) || !strings.Contains(err.Error(), "refused the connection") {
 		t.Errorf("directory with the upstream down: %v", err)
 	}
 	if !strings.Contains(e.logs.String(), "request failed") {
