@@ -85,9 +85,9 @@ func (p *Policy) Deny() error { return deny(p.ty, p.in) }
 // Check judges one resource under the policy, as the store's read does:
 // nil when it may be seen, a 404 when it lies outside the compartment (its
 // existence does not leak), a 403 when it matches no granular scope. The
-// fhirUser resource is always readable (RS-14).
+// fhirUser resource is always readable (RS-14), never more.
 func (p *Policy) Check(r *fhirstore.Resource) error {
-	if p.rq.alwaysReadable(r.Type, r.ID) {
+	if (p.in == scopes.Read || p.in == scopes.Search) && p.rq.alwaysReadable(r.Type, r.ID) {
 		return nil
 	}
 	if !p.Allowed {

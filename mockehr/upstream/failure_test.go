@@ -3,10 +3,12 @@ package upstream_test
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +74,18 @@ func stub(t *testing.T) *httptest.Server {
 				`{"fullUrl":"` + base + `/Observation/d","resource":{"resourceType":"Observation","id":"d","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p2"}}},` +
 				`{"fullUrl":"` + base + `/Condition/e","search":{"mode":"match"},"resource":{"resourceType":"Condition","id":"e","subject":{"reference":"Patient/p1"}}}]}`))
 		case "/fhir/metadata":
-			w.Write([]byte(`{"resourceType":"CapabilityStatement","fhirVersion":"4.0.1","url":"` + base + `/metadata","rest":[{"mode":"server","security":{"description":"the stub's own"}}]}`))
+			w.Write([]byte(`{"resourceType":"CapabilityStatement","fhirVersion":"4.0.1","url":"` + base + `/metadata","rest":[{"mode":"server","security":{"description":"the stub's own"},` +
+				`"resource":[{"type":"Patient"},{"type":"Basic"},{"type":"Observation"}]}]}`))
+		case "/fhir/Condition": // a search answer that outgrows the limit while streamed
+			w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[`))
+			for i := 0; i < 2000; i++ {
+				w.Write([]byte(`{"fullUrl":"` + base + `/Condition/x` + strconv.Itoa(i) + `","resource":{"resourceType":"Condition","id":"x` + strconv.Itoa(i) + `"}},`))
+			}
+			w.Write([]byte(`{}]}`))
+		case "/fhir/Procedure": // announces its oversize
+			body := `{"resourceType":"Bundle","type":"searchset","total":0,"x":"` + strings.Repeat("y", 100_000) + `"}`
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.Write([]byte(body))
 		default:
 			w.WriteHeader(404)
 		}
@@ -122,6 +135,22 @@ func TestUpstreamFailuresAreClearFHIRErrors(t *testing.T) {
 	if strings.Contains(string(r.body), "the stub's own") || !strings.Contains(string(r.body), "oauth-uris") || !strings.Contains(string(r.body), e.base+"/metadata") {
 		t.Errorf("metadata: %s", r.body)
 	}
+	if strings.Contains(string(r.body), `"Basic"`) || !strings.Contains(string(r.body), `"Observation"`) {
+		t.Errorf("metadata should list only the types ehrsim serves: %s", r.body)
+	}
+	// A streamed answer: announced too large, a clean 502; growing too
+	// large mid-way, the connection is cut (its status was sent) and
+	// ehrsim stays healthy.
+	e.get(tok, "Procedure").want(t, 502, "OperationOutcome")
+	res, err := http.DefaultClient.Do(mustRequest(t, e.base+"/Condition", tok))
+	if err == nil {
+		_, err = io.ReadAll(res.Body)
+		res.Body.Close()
+	}
+	if err == nil {
+		t.Error("a streamed answer over the limit was delivered whole")
+	}
+	e.get(tok, "Patient/p1").want(t, 200, "Patient")
 	// The echoed credential was scrubbed (noCredential runs at cleanup).
 	if r := e.get(tok, "Patient/echo"); !strings.Contains(string(r.body), "(redacted)") {
 		t.Errorf("echo: %s", r.body)
@@ -193,4 +222,13 @@ func TestUpstreamMisbehavingAnswersAreJudged(t *testing.T) {
 	user := e.token("user/*.rs", "")
 	e.get(user, "Patient/p2").want(t, 200, "Patient")
 	e.get(user, "Patient/p3").want(t, 502, "OperationOutcome")
+}
+
+func mustRequest(t *testing.T, u, tok string) *http.Request {
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	return req
 }

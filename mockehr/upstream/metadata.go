@@ -3,6 +3,8 @@ package upstream
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/ehrsim/ehrsim/mockehr/fhirstore"
 )
 
 // Metadata serves the upstream's CapabilityStatement with ehrsim's
@@ -30,8 +32,22 @@ func (p *Proxy) Metadata(w http.ResponseWriter, r *http.Request, base string, se
 		rest = []any{map[string]any{"mode": "server"}}
 	}
 	for _, x := range rest {
-		if m, ok := x.(map[string]any); ok && m["mode"] != "client" {
-			m["security"] = security
+		m, ok := x.(map[string]any)
+		if !ok || m["mode"] == "client" {
+			continue
+		}
+		m["security"] = security
+		// Only the types ehrsim can judge are served (Serve's 404).
+		if res, ok := m["resource"].([]any); ok {
+			kept := res[:0]
+			for _, r := range res {
+				if rm, ok := r.(map[string]any); ok {
+					if t, _ := rm["type"].(string); fhirstore.Type(t) != nil {
+						kept = append(kept, r)
+					}
+				}
+			}
+			m["resource"] = kept
 		}
 	}
 	cs["rest"] = rest
