@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/playwright-community/playwright-go"
@@ -102,4 +103,93 @@ func TestNewcomerSimulatedErrorLabels(t *testing.T) {
 	expect(t, role(page, "radio", "Backend service").Check())
 	expect(t, assert.Locator(sim.Locator("option", playwright.LocatorLocatorOptions{HasText: "User denies access (auth_access_denied)"})).ToBeDisabled())
 	expect(t, assert.Locator(sim).ToHaveValue("request_rate_limited"))
+}
+
+// normalized is a locator's text with its white space collapsed.
+func normalized(t *testing.T, l playwright.Locator) string {
+	t.Helper()
+	s, err := l.TextContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// openStandalone creates a launch of the given type on the launcher and
+// opens the sample app from the result, as a person would: the new tab.
+func openStandalone(t *testing.T, page playwright.Page, base, launchType string) playwright.Page {
+	t.Helper()
+	goto_(t, page, base+"/?launch_type="+launchType)
+	expect(t, page.GetByLabel("No patient chosen").Check())
+	expect(t, role(page, "button", "Create launch").Click())
+	app, err := page.Context().ExpectPage(func() error { return role(page, "link", "Open the app (new tab)").Click() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
+// Items 7, 8 and 14: the login page groups who may sign in, says whose
+// relative a related person is, and finds them by the patient's name; the
+// consent a mother reads names her child's records and no EHR; ages read
+// the same on the launcher and the login page.
+func TestNewcomerLoginGroupsConsentWordingAndAges(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	page := newPage(t)
+	goto_(t, page, s.URL+"/?launch_type=patient-standalone")
+	leo := page.Locator("label", playwright.PageLocatorOptions{HasText: "Leo Martinez"}).Locator(".muted")
+	launcherLine := normalized(t, leo)
+	if !strings.Contains(launcherLine, " mo, Male") {
+		t.Fatalf("launcher line for the infant: %q", launcherLine)
+	}
+
+	app := openStandalone(t, page, s.URL, "patient-standalone")
+	expect(t, assert.Locator(role(app, "heading", "Sign in")).ToBeVisible())
+	for _, group := range []string{"Patients", "Related people"} {
+		expect(t, assert.Locator(app.GetByRole("heading", playwright.PageGetByRoleOptions{Name: regexp.MustCompile("^" + group)})).ToBeVisible())
+	}
+	expect(t, assert.Locator(app.GetByRole("heading", playwright.PageGetByRoleOptions{Name: regexp.MustCompile("^Clinicians")})).ToHaveCount(0))
+	leoButton := app.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in as Leo Martinez"})
+	if got := normalized(t, leoButton.Locator(".hint")); got != launcherLine {
+		t.Errorf("the infant's line differs:\n launcher %q\n login    %q", launcherLine, got)
+	}
+	expect(t, assert.Locator(app.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in as Hannah Kim"})).ToContainText("mother of Grace Kim"))
+
+	expect(t, app.GetByRole("searchbox", playwright.PageGetByRoleOptions{Name: "Search people"}).Fill("Grace Kim"))
+	expect(t, role(app, "button", "Search users").Click())
+	expect(t, assert.Locator(app.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in as Grace Kim"})).ToBeVisible())
+	expect(t, assert.Locator(app.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in as Leo Martinez"})).ToHaveCount(0))
+	expect(t, app.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in as Hannah Kim"}).Click())
+
+	expect(t, assert.Locator(app.GetByRole("heading", playwright.PageGetByRoleOptions{Level: playwright.Int(1)})).ToHaveText("Allow sample-app to access Grace Kim's record on your behalf?"))
+	consent := app.GetByTestId("consent-page")
+	expect(t, assert.Locator(consent).ToContainText("Read and search all Grace Kim's health records"))
+	expect(t, assert.Locator(consent).ToContainText("Know which patient you chose (Grace Kim)"))
+	expect(t, assert.Locator(consent).Not().ToContainText("open in the EHR"))
+	expect(t, assert.Locator(consent).Not().ToContainText("your health records"))
+	expect(t, role(app, "button", "Allow access").Click())
+	expectAppShowsPatient(t, app.Locator("body"), "Grace Kim")
+}
+
+// Item 10: an authorization error says what happened and what it means for
+// the app, once, and leads back to the launcher.
+func TestNewcomerAuthErrorPage(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	page := newPage(t)
+	goto_(t, page, s.URL+"/?launch_type=provider-ehr&patient=pat-amy-shaw&simulate_error=auth_invalid_client_id")
+	expect(t, role(page, "button", "Create launch").Click())
+	expect(t, role(page, "link", "Launch in simulated EHR").Click())
+	frame := page.FrameLocator("iframe")
+	expect(t, assert.Locator(frame.GetByRole("heading", playwright.FrameLocatorGetByRoleOptions{Level: playwright.Int(1)})).ToBeVisible())
+	alert := frame.GetByRole("alert")
+	expect(t, assert.Locator(alert).ToContainText("client_id"))
+	expect(t, assert.Locator(alert.GetByRole("heading", playwright.LocatorGetByRoleOptions{Name: "What this means for the app"})).ToBeVisible())
+	text := normalized(t, alert)
+	if n := strings.Count(strings.ToLower(text), "no code") + strings.Count(strings.ToLower(text), "no authorization code"); n != 1 {
+		t.Errorf("the page says %d times that no code was issued: %q", n, text)
+	}
+	expect(t, frame.GetByRole("link", playwright.FrameLocatorGetByRoleOptions{Name: "Back to the launcher"}).Click())
+	expect(t, assert.Page(page).ToHaveTitle("Launcher · ehrsim"))
 }

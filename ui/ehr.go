@@ -4,19 +4,48 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
+
+	"github.com/a-h/templ"
 
 	"github.com/ehrsim/ehrsim/launcher"
 	"github.com/ehrsim/ehrsim/mockehr/clients"
 )
 
 // iframe policy of the simulated EHR. The sandbox lets the app run scripts,
-// keep its own origin (cookies, sessionStorage for PKCE/state), submit forms
-// and open the authorization server in a popup when it wants; "allow" grants
-// what EHR-embedded apps commonly ask for (Epic and Cerner embed similarly).
+// keep its own origin (cookies, sessionStorage for PKCE/state), submit forms,
+// open the authorization server in a popup when it wants and, on a click,
+// take the whole window (the authorization error page's way back); "allow"
+// grants what EHR-embedded apps commonly ask for (Epic and Cerner embed
+// similarly).
+//
+// An app served from ehrsim's own origin (the sample app) is framed without
+// a sandbox: with scripts and its own origin allowed it could lift the
+// sandbox itself, which is exactly what Chromium warns about on every load,
+// so the attribute would protect nothing and only add the warning.
 const (
-	appSandbox = "allow-scripts allow-same-origin allow-forms allow-popups allow-modals allow-downloads"
+	appSandbox = "allow-scripts allow-same-origin allow-forms allow-popups allow-modals allow-downloads allow-top-navigation-by-user-activation"
 	appAllow   = "clipboard-read; clipboard-write; fullscreen; camera; microphone; geolocation; display-capture"
 )
+
+// frameAttrs are the app iframe's sandbox and allow attributes for an app
+// at src, on a site whose base URL is base.
+func frameAttrs(base, src string) templ.Attributes {
+	a := templ.Attributes{"allow": appAllow}
+	if origin(src) != origin(base) || origin(src) == "" {
+		a["sandbox"] = appSandbox
+	}
+	return a
+}
+
+// origin is a URL's scheme://host[:port], "" when it has none.
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
+}
 
 // App is an app the simulated EHR can launch: a client with a launch URL.
 type App struct {
@@ -47,6 +76,7 @@ type EHRScreen struct {
 	AllergiesKnown bool
 	Encounter      string // one line; "" when none
 	AppSrc         string // app launch URL with iss and launch
+	FrameAttrs     templ.Attributes
 	AppName        string
 	LaunchType     string
 	SimulateError  string
@@ -177,6 +207,7 @@ func (h *Handler) ehrScreen(w http.ResponseWriter, r *http.Request, code string)
 	}
 	s := EHRScreen{
 		AppSrc:        src,
+		FrameAttrs:    frameAttrs(h.base(), src),
 		AppName:       l.Client.ClientID,
 		LaunchType:    string(l.Type),
 		SimulateError: string(l.SimulateError),

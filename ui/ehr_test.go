@@ -62,8 +62,15 @@ func TestEHRScreenShowsBannerAndAppIframe(t *testing.T) {
 	if len(tags) != 1 {
 		t.Fatalf("want one iframe, got %d", len(tags))
 	}
-	if got := attr(t, tags[0], "sandbox"); got != "allow-scripts allow-same-origin allow-forms allow-popups allow-modals allow-downloads" {
-		t.Errorf("sandbox %q", got)
+	// The sample app is on ehrsim's origin: no sandbox (it could lift it).
+	if strings.Contains(tags[0], "sandbox") {
+		t.Errorf("same-origin app framed with a sandbox: %s", tags[0])
+	}
+	if got := frameAttrs("http://h:8080", "https://app.example/launch?iss=x")["sandbox"]; got != appSandbox {
+		t.Errorf("another origin's app: sandbox %v", got)
+	}
+	if _, ok := frameAttrs("http://h:8080", "http://H:8080/sample-app/launch.html")["sandbox"]; ok {
+		t.Error("same origin (host case differs): sandboxed")
 	}
 	if got := attr(t, tags[0], "allow"); !strings.Contains(got, "clipboard-write") {
 		t.Errorf("allow %q", got)

@@ -74,7 +74,14 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, c t
 // ErrorPage is the readable authorization error page (implements
 // authz.ErrorPages).
 func (h *Handler) ErrorPage(w http.ResponseWriter, r *http.Request, status int, title, detail string) {
-	h.render(w, r, status, ErrorPage(ErrorView{Status: status, Title: title, Detail: detail}))
+	// The page says once, in its own words, that no code was issued.
+	detail = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(detail), "No code was issued."))
+	h.render(w, r, status, ErrorPage(ErrorView{Status: status, Title: title, Detail: detail, Home: h.home()}))
+}
+
+// home is the site root the issuer lives under (the issuer is {base}/auth).
+func (h *Handler) home() string {
+	return strings.TrimSuffix(strings.TrimSuffix(h.Issuer, "/"), "/auth") + "/"
 }
 
 // fail renders err (a *smart.PageError, else a 500).
@@ -145,13 +152,17 @@ func (h *Handler) loginView(ctx context.Context, p *smart.PendingAuth, hid Hidde
 		}
 	}
 	if p.UserKind != "Practitioner" {
-		for _, pt := range h.patients(ctx, p, q) {
+		pats, total := h.patientPage(ctx, p, q)
+		v.PatientTotal = total
+		for _, pt := range pats {
 			v.Patients = append(v.Patients, Person{Ref: "Patient/" + pt.ID, Name: pt.Name, Detail: personDetail(pt, h.now())})
 		}
 		rps, _ := d.RelatedPersons(ctx)
 		for _, rp := range rps {
-			if matches(rp, q) && len(v.Related) < pickerLimit {
-				v.Related = append(v.Related, Person{Ref: "RelatedPerson/" + rp.ID, Name: rp.Name, Detail: rp.Role})
+			detail := h.relatedDetail(ctx, rp)
+			// "Kim" finds Grace Kim's mother as well as Grace Kim.
+			if (matches(rp, q) || strings.Contains(strings.ToLower(detail), strings.ToLower(q))) && len(v.Related) < pickerLimit {
+				v.Related = append(v.Related, Person{Ref: "RelatedPerson/" + rp.ID, Name: rp.Name, Detail: detail})
 			}
 		}
 	}
@@ -161,6 +172,13 @@ func (h *Handler) loginView(ctx context.Context, p *smart.PendingAuth, hid Hidde
 // patients lists the patients a picker may show: the launch's list, or a
 // directory search.
 func (h *Handler) patients(ctx context.Context, p *smart.PendingAuth, q string) []smart.PersonSummary {
+	out, _ := h.patientPage(ctx, p, q)
+	return out
+}
+
+// patientPage is patients with the count of every match (the list stops
+// at pickerLimit; the page says how many more a search would find).
+func (h *Handler) patientPage(ctx context.Context, p *smart.PendingAuth, q string) ([]smart.PersonSummary, int) {
 	d := h.Directory
 	var out []smart.PersonSummary
 	if len(p.PatientChoice) > 0 {
@@ -169,26 +187,60 @@ func (h *Handler) patients(ctx context.Context, p *smart.PendingAuth, q string) 
 				out = append(out, pt)
 			}
 		}
-		return out
+		return out, len(out)
 	}
-	out, _ = d.SearchPatients(ctx, q, pickerLimit)
-	return out
+	page, err := d.PagePatients(ctx, q, 0, pickerLimit)
+	if err != nil {
+		return nil, 0
+	}
+	return page.Patients, page.Total
 }
 
-// age is the picker's age text (smart.FormatAge, the one format).
-func age(birth string, now time.Time) string {
-	if a := smart.FormatAge(birth, now); a != "" {
-		return a
-	}
-	return "age unknown"
-}
-
+// personDetail is a patient's line in pickers and sign-in lists, written
+// as the launcher writes it: "14 mo, Female · DOB 2024-01-15 · MRN 1003"
+// (smart.FormatAge is the one age format).
 func personDetail(p smart.PersonSummary, now time.Time) string {
-	parts := []string{p.Gender, p.BirthDate + " (" + age(p.BirthDate, now) + ")"}
-	if p.MRN != "" {
-		parts = append(parts, "MRN "+p.MRN)
+	s := sexLabel(p.Gender)
+	if a := smart.FormatAge(p.BirthDate, now); a != "" {
+		s = a + ", " + s
 	}
-	return strings.Join(parts, " · ")
+	if p.BirthDate != "" {
+		s += " · DOB " + p.BirthDate
+	}
+	if p.MRN != "" {
+		s += " · MRN " + p.MRN
+	}
+	return s
+}
+
+func sexLabel(gender string) string {
+	switch gender {
+	case "female":
+		return "Female"
+	case "male":
+		return "Male"
+	case "other":
+		return "Other"
+	}
+	return "Unknown"
+}
+
+// relatedDetail says whose related person this is: "mother of Grace Kim".
+func (h *Handler) relatedDetail(ctx context.Context, rp smart.PersonSummary) string {
+	var names []string
+	for _, id := range rp.Patients {
+		if pt, err := h.Directory.Patient(ctx, id); err == nil && pt.Name != "" {
+			names = append(names, pt.Name)
+		}
+	}
+	role := rp.Role
+	if role == "" {
+		role = "related person"
+	}
+	if len(names) == 0 {
+		return role
+	}
+	return role + " of " + strings.Join(names, " and ")
 }
 
 func (h *Handler) patientView(ctx context.Context, p *smart.PendingAuth, hid Hidden, action, q string) PatientPickerView {
@@ -197,7 +249,7 @@ func (h *Handler) patientView(ctx context.Context, p *smart.PendingAuth, hid Hid
 		return v
 	}
 	for _, pt := range h.patients(ctx, p, q) {
-		v.Patients = append(v.Patients, PatientRow{ID: pt.ID, Name: pt.Name, Gender: pt.Gender, BirthDate: pt.BirthDate, Age: age(pt.BirthDate, h.now()), MRN: pt.MRN})
+		v.Patients = append(v.Patients, PatientRow{ID: pt.ID, Name: pt.Name, Detail: personDetail(pt, h.now())})
 	}
 	return v
 }
@@ -232,11 +284,20 @@ func (h *Handler) consentView(ctx context.Context, p *smart.PendingAuth, hid Hid
 			}
 		}
 	}
+	kind, _, _ := strings.Cut(p.FHIRUser, "/")
+	c := consentContext{
+		EHR:         p.LaunchType == "provider-ehr" || p.LaunchType == "patient-portal",
+		UserKind:    kind,
+		UserName:    v.UserName,
+		PatientName: v.PatientName,
+		OwnRecord:   p.Patient != "" && p.FHIRUser == "Patient/"+p.Patient,
+	}
+	v.Heading = consentHeading(c)
 	for _, raw := range p.Scopes {
 		sc, err := scopes.Parse(raw)
 		desc := raw
 		if err == nil {
-			desc = scopes.Describe(sc)
+			desc = describeScope(sc, c)
 		}
 		v.Scopes = append(v.Scopes, ScopeItem{Raw: raw, Description: desc})
 	}
@@ -311,7 +372,7 @@ func (h *Handler) everyone(ctx context.Context) []Person {
 	}
 	rps, _ := d.RelatedPersons(ctx)
 	for _, p := range rps {
-		out = append(out, Person{Ref: "RelatedPerson/" + p.ID, Name: p.Name, Detail: p.Role})
+		out = append(out, Person{Ref: "RelatedPerson/" + p.ID, Name: p.Name, Detail: h.relatedDetail(ctx, p)})
 	}
 	prs, _ := d.Practitioners(ctx)
 	for _, p := range prs {

@@ -11,6 +11,9 @@ type ErrorView struct {
 	Status int
 	Title  string
 	Detail string
+	// Home is the site root: the launcher at Home, the launch inspector
+	// at Home + "inspect".
+	Home string
 }
 
 // Person is one selectable user or patient.
@@ -29,18 +32,16 @@ type LoginView struct {
 	ClientID      string
 	Practitioners []Person // provider launches
 	Patients      []Person // patient launches
+	PatientTotal  int      // patients matching, beyond the list's limit
 	Related       []Person // patient launches: proxies
 	Error         string
 }
 
 // PatientRow is one patient in the picker.
 type PatientRow struct {
-	ID        string
-	Name      string
-	Gender    string
-	BirthDate string
-	Age       string
-	MRN       string
+	ID     string
+	Name   string
+	Detail string // age, sex, birth date and MRN, as the launcher writes them
 }
 
 // PatientPickerView is the standalone launch/patient picker.
@@ -82,6 +83,7 @@ type ConsentView struct {
 	Hidden
 	Action      string
 	ClientID    string
+	Heading     string // the rest of "Allow {client} …": whose data, worded for the user
 	UserName    string
 	PatientName string
 	Scopes      []ScopeItem
