@@ -67,8 +67,17 @@ func (p *Proxy) get(ctx context.Context, path string, query url.Values) (int, []
 		p.cache.put(key, resp.StatusCode, body)
 		return resp.StatusCode, body, nil
 	}
-	return 0, nil, errDirectory(p.statusErrorBase(resp, body, p.base, path))
+	err = p.statusErrorBase(resp, body, p.base, path)
+	if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnprocessableEntity {
+		err = refusedErr{err}
+	}
+	return 0, nil, errDirectory(err)
 }
+
+// refusedErr is an upstream's 400 or 422 to a directory search.
+type refusedErr struct{ error }
+
+func (e refusedErr) Unwrap() error { return e.error }
 
 // resource reads typ/id into v; smart.ErrNotFound when absent.
 func (p *Proxy) resource(ctx context.Context, typ, id string, v any) error {
@@ -299,7 +308,8 @@ func patientQueries(query string) []url.Values {
 	case dateQuery.MatchString(query):
 		return []url.Values{{"birthdate": {query}}}
 	}
-	return []url.Values{{"name": {query}}, {"identifier": {query}}}
+	// "Amy Shaw": every word must match a name (repeated name= is AND).
+	return []url.Values{{"name": strings.Fields(query)}, {"identifier": {query}}}
 }
 
 func (p *Proxy) SearchPatients(ctx context.Context, query string, limit int) ([]smart.PersonSummary, error) {
@@ -339,6 +349,11 @@ func (p *Proxy) PagePatients(ctx context.Context, query string, offset, limit in
 		q.Set("_offset", strconv.Itoa(offset))
 	}
 	list, total, err := p.people(ctx, "Patient", q)
+	if errors.As(err, new(refusedErr)) {
+		// A server that refuses _total (strict handling) still pages.
+		q.Del("_total")
+		list, total, err = p.people(ctx, "Patient", q)
+	}
 	if err != nil {
 		return smart.PatientPage{}, err
 	}

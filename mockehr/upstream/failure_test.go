@@ -42,6 +42,13 @@ func stub(t *testing.T) *httptest.Server {
 			w.Write([]byte(`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"you sent ` + r.Header.Get("Authorization") + ` from ` + base + `"}]}`))
 		case "/fhir/Patient/garbage":
 			w.Write([]byte(`<html>not FHIR</html>`))
+		case "/fhir/Patient": // a strict server: no _total
+			if r.URL.Query().Has("_total") {
+				w.WriteHeader(400)
+				w.Write([]byte(`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-supported","diagnostics":"_total"}]}`))
+				return
+			}
+			w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Patient","id":"p1","name":[{"family":"Shaw"}]}}]}`))
 		case "/fhir/Patient/p1":
 			w.Write([]byte(`{"resourceType":"Patient","id":"p1","name":[{"family":"Shaw"}],"generalPractitioner":[{"reference":"` + base + `/Practitioner/pr1"}]}`))
 		case "/fhir/Patient/p2", "/fhir/Patient/p3": // p3 answers p2
@@ -151,6 +158,10 @@ func TestUpstreamFailuresAreClearFHIRErrors(t *testing.T) {
 		t.Error("a streamed answer over the limit was delivered whole")
 	}
 	e.get(tok, "Patient/p1").want(t, 200, "Patient")
+	// The directory pages a server that refuses _total, counting what it saw.
+	if pg, err := e.proxy.PagePatients(t.Context(), "", 0, 10); err != nil || pg.Total != 1 || len(pg.Patients) != 1 {
+		t.Errorf("PagePatients on a server without _total = %+v, %v", pg, err)
+	}
 	// The echoed credential was scrubbed (noCredential runs at cleanup).
 	if r := e.get(tok, "Patient/echo"); !strings.Contains(string(r.body), "(redacted)") {
 		t.Errorf("echo: %s", r.body)

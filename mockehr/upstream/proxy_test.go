@@ -349,7 +349,7 @@ func TestUpstreamDirectory(t *testing.T) {
 	if err != nil || !slices.Equal(rp.Patients, []string{"p1"}) || rp.Role != "mother" {
 		t.Errorf("RelatedPerson(rp1) = %+v, %v", rp, err)
 	}
-	for q, want := range map[string][]string{"": {"p1", "p2"}, "Shaw": {"p1"}, "MRN-002": {"p2"}, "1960": {"p2"}, "zzz": nil} {
+	for q, want := range map[string][]string{"": {"p1", "p2"}, "Shaw": {"p1"}, "MRN-002": {"p2"}, "1960": {"p2"}, "zzz": nil, "Amy Shaw": {"p1"}, "Amy Jones": nil} {
 		list, err := p.SearchPatients(ctx, q, 10)
 		var ids []string
 		for _, ps := range list {
