@@ -1,6 +1,8 @@
 package app
 
 import (
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,5 +56,31 @@ func TestParseSize(t *testing.T) {
 		if _, ok := parseSize(in); ok {
 			t.Errorf("parseSize(%q) accepted", in)
 		}
+	}
+}
+
+func TestUpstreamConfigTOML(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		toml string
+		want []string
+	}{
+		{"fhir_upstream = \"http://127.0.0.1:8090/fhir\"\nfhir_upstream_header = [\"Authorization: Bearer x1234\", \"X-A: b\"]\nfhir_upstream_timeout = \"5s\"\nfhir_upstream_max_body = \"1MiB\"\n",
+			[]string{"Authorization: Bearer x1234", "X-A: b"}},
+		{"fhir_upstream = \"http://127.0.0.1:8090/fhir\"\nfhir_upstream_header = \"X-A: b\"\n", []string{"X-A: b"}},
+	} {
+		f := dir + "/c.toml"
+		if err := os.WriteFile(f, []byte(c.toml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := LoadConfig([]string{"--data-dir", dir, "--config", f}, func(string) string { return "" }, nil)
+		if err != nil || !slices.Equal(cfg.FHIRUpstreamHeaders, c.want) || cfg.FHIRUpstream == "" {
+			t.Errorf("%s: %+v, %v", c.toml, cfg.FHIRUpstreamHeaders, err)
+		}
+	}
+	f := dir + "/bad.toml"
+	os.WriteFile(f, []byte("fhir_upstream_header = 3\n"), 0o600)
+	if _, err := LoadConfig([]string{"--data-dir", dir, "--config", f}, func(string) string { return "" }, nil); err == nil || !strings.Contains(err.Error(), "fhir_upstream_header") {
+		t.Errorf("a numeric header: %v", err)
 	}
 }
