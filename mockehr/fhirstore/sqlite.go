@@ -15,8 +15,9 @@ import (
 	"github.com/ehrsim/ehrsim/mockehr/store"
 )
 
-// migrations of the "fhirstore" owner in the shared database (append-only,
-// see store.Migrate).
+// migrations of the "fhirstore" owner in the shared SQLite database
+// (append-only, see store.Migrate; postgresMigrations in versions.go are the
+// PostgreSQL counterpart of fhir_versions).
 var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS fhir_versions (
 		type TEXT NOT NULL,
@@ -89,8 +90,9 @@ const (
 // next import; the shared database never grows by gigabytes nor waits on
 // an import.
 type SQLite struct {
-	db   *store.DB
-	path string // the imported set's file
+	db       *store.DB
+	versions VersionStore
+	path     string // the imported set's file
 
 	mu    sync.Mutex
 	rd    *sql.DB // read pool over path; nil when closed or absent
@@ -107,7 +109,7 @@ func NewSQLite(ctx context.Context, db *store.DB) (*SQLite, error) {
 	if err := db.Migrate(ctx, "fhirstore", migrations); err != nil {
 		return nil, err
 	}
-	return &SQLite{db: db, path: filepath.Join(filepath.Dir(db.Path), ImportedFileName)}, nil
+	return &SQLite{db: db, versions: versionStoreFor(db), path: filepath.Join(filepath.Dir(db.Path), ImportedFileName)}, nil
 }
 
 // reader opens (once) the read pool over the imported set's file; nil when
@@ -166,56 +168,18 @@ func (b *SQLite) Close() error {
 	return err
 }
 
+// AppendVersion, Versions and History go to the VersionStore of the
+// shared database (SQLite, or PostgreSQL when configured).
 func (b *SQLite) AppendVersion(ctx context.Context, v StoredVersion) error {
-	_, err := b.db.SQL.ExecContext(ctx, `INSERT INTO fhir_versions (type, id, version, last_updated, deleted, body) VALUES (?, ?, ?, ?, ?, ?)`,
-		v.Type, v.ID, v.Version, v.LastUpdated.UnixNano(), v.Deleted, v.Body)
-	return err
+	return b.versions.AppendVersion(ctx, v)
 }
 
 func (b *SQLite) Versions(ctx context.Context, fn func(StoredVersion) error) error {
-	// Read them all first: fn may read imported rows, and the shared
-	// connection is a single one.
-	rows, err := b.db.SQL.QueryContext(ctx, `SELECT type, id, version, last_updated, deleted, body FROM fhir_versions v
-		WHERE version = (SELECT max(version) FROM fhir_versions w WHERE w.type = v.type AND w.id = v.id) ORDER BY rowid`)
-	if err != nil {
-		return err
-	}
-	return scanVersions(rows, fn)
+	return b.versions.Versions(ctx, fn)
 }
 
 func (b *SQLite) History(ctx context.Context, typ, id string, fn func(StoredVersion) error) error {
-	rows, err := b.db.SQL.QueryContext(ctx, `SELECT type, id, version, last_updated, deleted, body FROM fhir_versions
-		WHERE type = ? AND id = ? ORDER BY version`, typ, id)
-	if err != nil {
-		return err
-	}
-	return scanVersions(rows, fn)
-}
-
-// scanVersions reads every row first, then calls fn: fn may read imported
-// rows, and the shared connection is a single one.
-func scanVersions(rows *sql.Rows, fn func(StoredVersion) error) error {
-	var vs []StoredVersion
-	for rows.Next() {
-		var v StoredVersion
-		var lu int64
-		if err := rows.Scan(&v.Type, &v.ID, &v.Version, &lu, &v.Deleted, &v.Body); err != nil {
-			rows.Close()
-			return err
-		}
-		v.LastUpdated = time.Unix(0, lu).UTC()
-		vs = append(vs, v)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, v := range vs {
-		if err := fn(v); err != nil {
-			return err
-		}
-	}
-	return nil
+	return b.versions.History(ctx, typ, id, fn)
 }
 
 // ImportState reads the imported set's file; an unreadable file (a kill
