@@ -58,6 +58,11 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 	if userData != nil {
 		opts.Import = userData // imported into the database once, not parsed again at a restart
 	}
+	if proxy != nil {
+		// Upstream mode: an empty store in memory, only for parsing the
+		// upstream's resources (writes and imports of other runs stay put).
+		opts = fhirstore.Options{Logger: s.Logger}
+	}
 	data, err := fhirstore.Open(ctx, opts)
 	if err != nil {
 		if userData != nil {
