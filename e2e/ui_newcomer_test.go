@@ -193,3 +193,44 @@ func TestNewcomerAuthErrorPage(t *testing.T) {
 	expect(t, frame.GetByRole("link", playwright.FrameLocatorGetByRoleOptions{Name: "Back to the launcher"}).Click())
 	expect(t, assert.Page(page).ToHaveTitle("Launcher · ehrsim"))
 }
+
+// Item 11: in the simulated EHR the consent page is compact (no site
+// header or footer of its own), the app frame fills the window below the
+// banner, and the browser warns about no sandbox.
+func TestNewcomerSimulatedEHRFrame(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	page := newPage(t)
+	var warnings []string
+	page.OnConsole(func(m playwright.ConsoleMessage) {
+		if strings.Contains(strings.ToLower(m.Text()), "sandbox") {
+			warnings = append(warnings, m.Text())
+		}
+	})
+	goto_(t, page, s.URL+"/")
+	expect(t, role(page, "button", "Create launch").Click())
+	expect(t, role(page, "link", "Launch in simulated EHR").Click())
+	frame := page.FrameLocator(`iframe[title^="App:"]`)
+	expect(t, assert.Locator(frame.GetByRole("button", playwright.FrameLocatorGetByRoleOptions{Name: "Allow access"})).ToBeVisible())
+	expect(t, assert.Locator(frame.GetByRole("link", playwright.FrameLocatorGetByRoleOptions{Name: "ehrsim home"})).ToHaveCount(0))
+	expect(t, assert.Locator(frame.GetByText("Test data only")).ToHaveCount(0))
+	// The top page keeps its own header.
+	expect(t, assert.Locator(page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "ehrsim home"})).ToBeVisible())
+
+	box, err := page.Locator(`iframe[title^="App:"]`).BoundingBox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vp := page.ViewportSize()
+	if bottom := box.Y + box.Height; bottom < float64(vp.Height)-2 || bottom > float64(vp.Height)+2 {
+		t.Errorf("the app frame ends at %.0f px in a %d px window", bottom, vp.Height)
+	}
+	if scroll, _ := page.Evaluate(`document.scrollingElement.scrollHeight - innerHeight`); scroll.(int) > 0 {
+		t.Errorf("the chart page scrolls by %v px", scroll)
+	}
+	expect(t, frame.GetByRole("button", playwright.FrameLocatorGetByRoleOptions{Name: "Allow access"}).Click())
+	expect(t, assert.Locator(frame.GetByTestId("app-status")).ToHaveText("Done."))
+	if len(warnings) > 0 {
+		t.Errorf("sandbox warnings: %q", warnings)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ehrsim/ehrsim/mockehr/scopes"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
+	"github.com/ehrsim/ehrsim/ui/layout"
 )
 
 // Flow is the authorization server's side of the pages (implemented by
@@ -65,8 +66,15 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, c t
 	// them could clickjack a consent, so only our own origin may.
 	w.Header().Set("Content-Security-Policy", "frame-ancestors 'self'")
 	w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+	w.Header().Add("Vary", "Sec-Fetch-Dest")
 	w.WriteHeader(status)
-	if err := c.Render(r.Context(), w); err != nil && h.Logger != nil {
+	ctx := r.Context()
+	if r.Header.Get("Sec-Fetch-Dest") == "iframe" {
+		// Inside the simulated EHR's app frame (browsers say so on every
+		// framed navigation): the compact layout, no site header or footer.
+		ctx = layout.WithFramed(ctx)
+	}
+	if err := c.Render(ctx, w); err != nil && h.Logger != nil {
 		h.Logger.ErrorContext(r.Context(), "render", "err", err)
 	}
 }
