@@ -406,6 +406,9 @@ func (s *Server) recordTokenUse(r *http.Request, kind inspect.Kind, token string
 	if !ok || e.fam.LaunchID == "" {
 		return
 	}
+	if kind == inspect.KindIntrospect && status == http.StatusOK && detail == "active" && in.SkipRoutine(e.fam.LaunchID, kind) {
+		return
+	}
 	in.Record(inspect.Event{LaunchID: e.fam.LaunchID, ClientID: e.fam.ClientID, Kind: kind, Status: status,
 		Summary: fmt.Sprintf("%s of a %s token → %d %s", kind, e.kind, status, detail), Request: map[string]string{"client_auth": clientAuthMethod(r)}})
 }

@@ -34,6 +34,10 @@ func (s *Server) record(rq *req, aerr *apiError) {
 	if g == nil || g.LaunchID == "" {
 		return
 	}
+	if aerr == nil && inQuery == "" && !expired && g.SimulateError == "" && (g.Patient == "" || otherPatient(r, g.Patient) == "") &&
+		in.SkipRoutine(g.LaunchID, inspect.KindFHIR) {
+		return
+	}
 	q := r.URL.Query()
 	if q.Has("access_token") {
 		q.Set("access_token", "(redacted)")

@@ -68,6 +68,7 @@ type launchLog struct {
 	clientID string
 	started  time.Time
 	count    int
+	routine  int // routine events offered (SkipRoutine)
 	events   []Event
 }
 
@@ -77,6 +78,12 @@ func (l *launchLog) first() time.Time { return l.started }
 // maxEventsPerLaunch bounds one launch's timeline (an app that polls FHIR
 // for hours would otherwise grow it without end).
 const maxEventsPerLaunch = 2000
+
+// maxRoutine is how many routine events (a FHIR request or an
+// introspection that succeeded and broke no rule) a launch records; beyond
+// it they are counted, not recorded (SkipRoutine). An app polling FHIR
+// makes thousands, each alike, and recording them would cost every request.
+const maxRoutine = 200
 
 // maxPending bounds the events waiting for the background writer.
 const maxPending = 20_000
@@ -257,6 +264,32 @@ func (r *Recorder) Events(ctx context.Context, launchID string) ([]Event, error)
 		return append([]Event(nil), l.events...), nil
 	}
 	return nil, nil
+}
+
+// SkipRoutine is asked before a routine event of the launch is built (a
+// FHIR request or an introspection that succeeded and broke no rule): it
+// returns false for the launch's first maxRoutine ones, which the caller
+// records, and true after that, when the caller skips building it. The
+// first one skipped records a marker saying so.
+func (r *Recorder) SkipRoutine(launchID string, kind Kind) bool {
+	if r == nil {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := r.launches[launchID]
+	if l == nil {
+		return false
+	}
+	l.routine++
+	if l.routine <= maxRoutine {
+		return false
+	}
+	if l.routine == maxRoutine+1 {
+		r.appendLocked(Event{LaunchID: launchID, At: r.o.Now(), Kind: kind,
+			Summary: fmt.Sprintf("this launch made %d successful FHIR requests and introspections; further successful ones are not recorded (errors still are)", maxRoutine)})
+	}
+	return true
 }
 
 // SeenAuthorize reports whether an authorize event of the launch already

@@ -3,6 +3,7 @@ package inspect
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -219,5 +220,37 @@ func TestRecorderWithStoreKeepsTimelinesOutOfMemory(t *testing.T) {
 	}
 	if got := r.RecentLaunchOf("app", time.Minute); got != "L1" {
 		t.Errorf("RecentLaunchOf = %q", got)
+	}
+}
+
+// A launch records its first maxRoutine routine events, then one marker,
+// then skips routine ones (the caller does not even build them) while
+// errors are still recorded.
+func TestRecorderCountsRoutineEventsBeyondTheLimit(t *testing.T) {
+	r := NewRecorder(Options{})
+	r.Record(Event{LaunchID: "L1", ClientID: "app", Kind: KindAuthorize})
+	recorded := 0
+	for i := 0; i < maxRoutine+50; i++ {
+		if !r.SkipRoutine("L1", KindFHIR) {
+			r.Record(Event{LaunchID: "L1", Kind: KindFHIR, Status: 200})
+			recorded++
+		}
+	}
+	r.Record(Event{LaunchID: "L1", Kind: KindFHIR, Status: 403, Error: "forbidden"})
+	if recorded != maxRoutine {
+		t.Fatalf("%d routine events recorded, want %d", recorded, maxRoutine)
+	}
+	evs, _ := r.Events(context.Background(), "L1")
+	if len(evs) != 1+maxRoutine+1+1 {
+		t.Fatalf("%d events, want authorize + %d routine + marker + error", len(evs), maxRoutine)
+	}
+	if marker := evs[1+maxRoutine]; !strings.Contains(marker.Summary, "not recorded") {
+		t.Errorf("no marker after the routine limit: %+v", marker)
+	}
+	if last := evs[len(evs)-1]; last.Status != 403 {
+		t.Errorf("the error after the limit was not recorded: %+v", last)
+	}
+	if r.SkipRoutine("unknown-launch", KindFHIR) {
+		t.Error("a launch the recorder does not know is skipped")
 	}
 }

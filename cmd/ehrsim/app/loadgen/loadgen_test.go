@@ -3,14 +3,20 @@ package loadgen_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ehrsim/ehrsim/cmd/ehrsim/app"
 	"github.com/ehrsim/ehrsim/cmd/ehrsim/app/loadgen"
 )
+
+// The OIDC library logs its routes through the default logger at start;
+// benchmark output must stay readable.
+func init() { slog.SetDefault(slog.New(slog.DiscardHandler)) }
 
 func start(tb testing.TB) *app.Server {
 	tb.Helper()
@@ -150,5 +156,36 @@ func TestSuiteReportsABrokenTarget(t *testing.T) {
 	sc, _ := loadgen.ScenarioNamed("fhir-read")
 	if _, err := loadgen.RunScenario(context.Background(), s.URL+"/nowhere", sc, 1, time.Second); err == nil || !strings.Contains(err.Error(), "mint") {
 		t.Fatalf("err = %v, want a mint failure", err)
+	}
+}
+
+// BenchmarkScenarios runs each scenario of the performance suite (ehrsim
+// load --suite) against an in-process ehrsim over loopback HTTP, 16
+// concurrent clients; allocations include the client's. Report: the
+// scenario's iterations/s. For ratios to the baselines, run
+// `ehrsim load --suite`, which measures them in the same run.
+func BenchmarkScenarios(b *testing.B) {
+	for _, sc := range loadgen.Scenarios {
+		b.Run(sc.Name, func(b *testing.B) {
+			s := start(b)
+			its, err := loadgen.Workers(context.Background(), s.URL, sc, 16)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var next atomic.Int64
+			b.SetParallelism(8) // × GOMAXPROCS(2) = 16 concurrent clients
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				it := its[int(next.Add(1)-1)%len(its)]
+				for pb.Next() {
+					if err := it(context.Background()); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "iterations/s")
+		})
 	}
 }

@@ -225,19 +225,30 @@ func drive(ctx context.Context, d time.Duration, workers []func(context.Context)
 
 // RunScenario measures one scenario against the ehrsim at baseURL.
 func RunScenario(ctx context.Context, baseURL string, sc Scenario, concurrency int, d time.Duration) (Rate, error) {
-	c := NewClient(baseURL, concurrency, "", "")
-	workers := make([]func(context.Context) error, concurrency)
+	workers, err := Workers(ctx, baseURL, sc, concurrency)
+	if err != nil {
+		return Rate{}, err
+	}
+	return drive(ctx, d, workers), nil
+}
+
+// Workers prepares n clients of the scenario, each one's first iteration
+// done and checked, and returns their iterations (one per client; an
+// iteration is not safe for concurrent use with itself).
+func Workers(ctx context.Context, baseURL string, sc Scenario, n int) ([]func(context.Context) error, error) {
+	c := NewClient(baseURL, n, "", "")
+	workers := make([]func(context.Context) error, n)
 	for i := range workers {
 		it, err := sc.worker(ctx, c, i)
 		if err != nil {
-			return Rate{}, fmt.Errorf("loadgen: %s: setting up client %d: %w", sc.Name, i, err)
+			return nil, fmt.Errorf("loadgen: %s: setting up client %d: %w", sc.Name, i, err)
 		}
 		if err := it(ctx); err != nil { // fail fast on a misconfigured target
-			return Rate{}, fmt.Errorf("loadgen: %s: first iteration failed: %w", sc.Name, err)
+			return nil, fmt.Errorf("loadgen: %s: first iteration failed: %w", sc.Name, err)
 		}
 		workers[i] = it
 	}
-	return drive(ctx, d, workers), nil
+	return workers, nil
 }
 
 // HelloWorldRate is the hello-world baseline: a Go net/http server on a
