@@ -4,6 +4,9 @@ package e2e
 // would, finding controls by their role and name.
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -233,4 +236,43 @@ func TestNewcomerSimulatedEHRFrame(t *testing.T) {
 	if len(warnings) > 0 {
 		t.Errorf("sandbox warnings: %q", warnings)
 	}
+}
+
+// Item 3: with 10,000 more patients the chooser says how many there are,
+// pages through them and finds one by name; that one launches.
+func TestNewcomerPatientListWithTenThousandPatients(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var b strings.Builder
+	const n = 10000
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, `{"resourceType":"Patient","id":"load-%05d","name":[{"family":"Loadtest","given":["Person%05d"]}],"gender":"female","birthDate":"1980-01-01"}`+"\n", i, i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "patients.ndjson"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "--fixtures", dir)
+	page := newPage(t)
+	goto_(t, page, s.URL+"/?launch_type=provider-ehr")
+	count := page.GetByTestId("patient-count")
+	expect(t, assert.Locator(count).ToHaveText(regexp.MustCompile(`^10,0\d\d patients; showing 1–25$`)))
+	total := strings.Fields(normalized(t, count))[0]
+	expect(t, assert.Locator(page.GetByText("Page 1 of ")).ToBeVisible())
+	expect(t, role(page, "button", "Next page").Click())
+	expect(t, assert.Locator(count).ToHaveText(total + " patients; showing 26–50"))
+	expect(t, assert.Locator(role(page, "button", "Previous page")).ToBeEnabled())
+
+	search := page.GetByRole("searchbox", playwright.PageGetByRoleOptions{Name: "Search patients"})
+	expect(t, search.Fill("Person09999"))
+	expect(t, search.Press("Enter"))
+	expect(t, assert.Locator(count).ToHaveText("1 patient match “Person09999”"))
+	expect(t, page.GetByLabel("Person09999 Loadtest").Check())
+	expect(t, role(page, "button", "Create launch").Click())
+	expect(t, assert.Locator(page.GetByTestId("launch-result")).ToContainText("Launch ready"))
+	app, err := page.Context().ExpectPage(func() error { return role(page, "link", "Launch (new tab)").Click() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, role(app, "button", "Allow access").Click())
+	expect(t, assert.Locator(app.GetByTestId("patient-name")).ToHaveText("Person09999 Loadtest"))
 }

@@ -59,14 +59,14 @@ func patientCountText(p LauncherPage) string {
 	if n == 1 {
 		noun = "patient"
 	}
-	s := strconv.Itoa(n) + " " + noun
+	s := thousands(n) + " " + noun
 	if p.Form.PatientQuery != "" {
 		s += " match “" + p.Form.PatientQuery + "”"
 	}
 	if p.PatientPages > 1 {
 		first := (p.PatientPageNo-1)*maxChooserPatients + 1
 		last := min(first+maxChooserPatients-1, n)
-		s += "; showing " + strconv.Itoa(first) + "–" + strconv.Itoa(last)
+		s += "; showing " + thousands(first) + "–" + thousands(last)
 	}
 	if n == 0 && p.Form.PatientQuery != "" {
 		s += ". Search by a name, an MRN or a birth date (YYYY-MM-DD), or clear the search."
@@ -114,6 +114,15 @@ func (p LauncherPage) AdvancedSet() string {
 		return ""
 	}
 	return "set: " + strings.Join(set, ", ")
+}
+
+// thousands writes n with a comma between each group of three digits.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func boolAttr(b bool) string { return strconv.FormatBool(b) }

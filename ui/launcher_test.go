@@ -343,6 +343,11 @@ func TestLauncherPatientPagesAndAdvancedFold(t *testing.T) {
 	mustNotContain(t, body, "patient-pager")
 	_, _, body = tu.get(t, "/?launch_type=provider-ehr&patient_q=zzz")
 	mustContain(t, body, "0 patients match “zzz”. Search by a name")
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 10028: "10,028", 1234567: "1,234,567"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q", n, got)
+		}
+	}
 	// An error inside the fold opens it.
 	_, _, body = tu.get(t, "/?launch_type=provider-ehr&patient=p1&access_token_lifetime=soon&mint=1")
 	mustContain(t, body, `<details id="advanced" class="advanced" open`, "whole number of seconds")
