@@ -259,7 +259,7 @@ func TestNewcomerPatientListWithTenThousandPatients(t *testing.T) {
 	total := strings.Fields(normalized(t, count))[0]
 	expect(t, assert.Locator(page.GetByText("Page 1 of ")).ToBeVisible())
 	expect(t, role(page, "button", "Next page").Click())
-	expect(t, assert.Locator(count).ToHaveText(total + " patients; showing 26–50"))
+	expect(t, assert.Locator(count).ToHaveText(total+" patients; showing 26–50"))
 	expect(t, assert.Locator(role(page, "button", "Previous page")).ToBeEnabled())
 
 	search := page.GetByRole("searchbox", playwright.PageGetByRoleOptions{Name: "Search patients"})
