@@ -73,13 +73,15 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 }
 
 // requestLevel is the level of a request's log line: server errors at
-// error; static assets (/static/…), which every page pulls several of, at
-// debug; everything else — pages, API, OAuth and FHIR calls — at info.
+// error; static assets (/static/…, and the sample app's scripts and
+// styles), which every page pulls several of, at debug; everything else —
+// pages, API, OAuth and FHIR calls — at info.
 func requestLevel(path string, status int) slog.Level {
 	switch {
 	case status >= 500:
 		return slog.LevelError
-	case strings.HasPrefix(path, "/static/"):
+	case strings.HasPrefix(path, "/static/"),
+		strings.HasPrefix(path, "/sample-app/") && (strings.HasSuffix(path, ".js") || strings.HasSuffix(path, ".css")):
 		return slog.LevelDebug
 	}
 	return slog.LevelInfo

@@ -126,6 +126,9 @@ func TestRequestLevel(t *testing.T) {
 		{"/auth/oauth/token", 500, slog.LevelError},
 		{"/staticky", 200, slog.LevelInfo},
 		{"/sample-app/index.html", 200, slog.LevelInfo},
+		{"/sample-app/app.js", 200, slog.LevelDebug},
+		{"/sample-app/app.css", 200, slog.LevelDebug},
+		{"/sample-app/app.js", 500, slog.LevelError},
 	} {
 		if got := requestLevel(c.path, c.status); got != c.want {
 			t.Errorf("requestLevel(%q, %d) = %v, want %v", c.path, c.status, got, c.want)
