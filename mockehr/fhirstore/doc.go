@@ -100,10 +100,16 @@
 //
 // The database part sits behind Backend (backend.go): written versions,
 // imported rows by sequence number, the index snapshot and the import
-// state. sqlite.go implements it in the data directory (written versions
-// in the shared ehrsim.db, the imported set in its own file, read by a
-// small pool of its own); a PostgreSQL one needs only the same few
-// statements, on tables.
+// state. sqlite.go implements it in the data directory (the imported set
+// in its own file, read by a small pool of its own) and hands the written
+// versions to a VersionStore (versions.go): the shared ehrsim.db, or with
+// --database-url PostgreSQL, one contract test covering both. On
+// PostgreSQL other instances write too: a follower (follow.go) polls for
+// their versions four times a second and publishes the new ones as the
+// start-up overlay does, so a write on one instance is readable on the
+// others well within a second; two instances writing the same version of
+// one resource cannot both succeed (the second gets ErrConflict). The
+// imported set stays per instance: it is derived from files each has.
 //
 // # Why fastjson.go stays
 //

@@ -168,6 +168,15 @@ func (b *SQLite) Close() error {
 	return err
 }
 
+// shared returns the VersionStore when other instances may write to it
+// (PostgreSQL), nil for the instance's own SQLite.
+func (b *SQLite) shared() VersionStore {
+	if b.db.PG != nil {
+		return b.versions
+	}
+	return nil
+}
+
 // AppendVersion, Versions and History go to the VersionStore of the
 // shared database (SQLite, or PostgreSQL when configured).
 func (b *SQLite) AppendVersion(ctx context.Context, v StoredVersion) error {

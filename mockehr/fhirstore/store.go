@@ -85,6 +85,8 @@ type Store struct {
 	// for one generation (see summaries.go).
 	gen       atomic.Uint64
 	summaries summaryCache
+
+	follow *follower // nil unless other instances share the writes (follow.go)
 }
 
 // Open loads the fixtures into memory, makes the imported set current
@@ -137,16 +139,35 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.logger.Warn("fhirstore: skipped fixture resources of unsupported types", "count", skipped)
 	}
 	s.ordBase = createdOrdBase
+	var shared VersionStore
+	var from int64
+	if sq, ok := s.be.(*SQLite); ok {
+		if shared = sq.shared(); shared != nil {
+			// Before the overlay: what is written meanwhile is seen again
+			// by the follower, and skipped when the overlay had it.
+			var err error
+			if from, err = shared.LastSeq(ctx); err != nil {
+				return fail(fmt.Errorf("fhirstore: %w", err))
+			}
+		}
+	}
 	if s.be != nil {
 		if err := s.overlay(ctx); err != nil {
 			return fail(err)
 		}
+	}
+	if shared != nil {
+		s.follow = newFollower(s, shared, from)
+		go s.follow.run()
 	}
 	return s, nil
 }
 
 // Close releases the backend Open created (not Options.DB or Backend).
 func (s *Store) Close() error {
+	if s.follow != nil {
+		s.follow.stop()
+	}
 	if s.ownsBe {
 		return s.be.Close()
 	}

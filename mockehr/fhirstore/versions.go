@@ -27,6 +27,14 @@ type VersionStore interface {
 	Versions(ctx context.Context, fn func(StoredVersion) error) error
 	// History calls fn for every version of typ/id, oldest first.
 	History(ctx context.Context, typ, id string, fn func(StoredVersion) error) error
+	// LastSeq returns the write sequence number of the newest version (0
+	// when none). Numbers grow with every write; a write that failed may
+	// leave one unused.
+	LastSeq(ctx context.Context) (int64, error)
+	// Since calls fn, in sequence order, for at most limit versions whose
+	// sequence number is above after: how an instance learns of versions
+	// other instances wrote.
+	Since(ctx context.Context, after int64, limit int, fn func(seq int64, v StoredVersion) error) error
 }
 
 // versionStoreFor returns db's VersionStore: PostgreSQL's when configured,
@@ -85,6 +93,21 @@ func (s sqliteVersions) History(ctx context.Context, typ, id string, fn func(Sto
 	return scanVersions(rows, fn)
 }
 
+func (s sqliteVersions) LastSeq(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM fhir_versions`).Scan(&n)
+	return n, err
+}
+
+func (s sqliteVersions) Since(ctx context.Context, after int64, limit int, fn func(int64, StoredVersion) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT rowid, type, id, version, last_updated, deleted, body FROM fhir_versions
+		WHERE rowid > ? ORDER BY rowid LIMIT ?`, after, limit)
+	if err != nil {
+		return err
+	}
+	return scanSeqVersions(rows, fn)
+}
+
 // postgresVersions is the PostgreSQL VersionStore.
 type postgresVersions struct{ db *sql.DB }
 
@@ -116,6 +139,50 @@ func (s postgresVersions) History(ctx context.Context, typ, id string, fn func(S
 		return err
 	}
 	return scanVersions(rows, fn)
+}
+
+func (s postgresVersions) LastSeq(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM fhir_versions`).Scan(&n)
+	return n, err
+}
+
+func (s postgresVersions) Since(ctx context.Context, after int64, limit int, fn func(int64, StoredVersion) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, type, id, version, last_updated, deleted, body FROM fhir_versions
+		WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+	if err != nil {
+		return err
+	}
+	return scanSeqVersions(rows, fn)
+}
+
+// scanSeqVersions reads every row first, then calls fn.
+func scanSeqVersions(rows *sql.Rows, fn func(int64, StoredVersion) error) error {
+	type sv struct {
+		seq int64
+		v   StoredVersion
+	}
+	var vs []sv
+	for rows.Next() {
+		var x sv
+		var lu int64
+		if err := rows.Scan(&x.seq, &x.v.Type, &x.v.ID, &x.v.Version, &lu, &x.v.Deleted, &x.v.Body); err != nil {
+			rows.Close()
+			return err
+		}
+		x.v.LastUpdated = time.Unix(0, lu).UTC()
+		vs = append(vs, x)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, x := range vs {
+		if err := fn(x.seq, x.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scanVersions reads every row first, then calls fn: fn may read imported

@@ -112,6 +112,36 @@ func TestVersionStoreContract(t *testing.T) {
 			if h := collect(t, func(fn func(StoredVersion) error) error { return a.History(ctx, "Patient", "nope", fn) }); h != nil {
 				t.Fatalf("History of an unwritten resource: %v", h)
 			}
+			// Since walks every version in write order, from any point;
+			// LastSeq is the last one's number.
+			var seqs []int64
+			var since []string
+			if err := a.Since(ctx, 0, 100, func(seq int64, v StoredVersion) error {
+				seqs = append(seqs, seq)
+				since = append(since, fmt.Sprintf("%s/%s/%d", v.Type, v.ID, v.Version))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{"Patient/p1/1", "Observation/o1/1", "Patient/p1/2", "Observation/o2/1", "Observation/o1/2"}; !slices.Equal(since, want) {
+				t.Fatalf("Since(0) = %v, want %v", since, want)
+			}
+			for i := 1; i < len(seqs); i++ {
+				if seqs[i] <= seqs[i-1] {
+					t.Fatalf("sequence numbers %v are not increasing", seqs)
+				}
+			}
+			if last, err := b.LastSeq(ctx); err != nil || last < seqs[4] {
+				t.Fatalf("LastSeq = %d, %v; want at least %d", last, err, seqs[4])
+			}
+			var tail []string
+			b.Since(ctx, seqs[2], 1, func(_ int64, v StoredVersion) error {
+				tail = append(tail, fmt.Sprintf("%s/%s/%d", v.Type, v.ID, v.Version))
+				return nil
+			})
+			if !slices.Equal(tail, []string{"Observation/o2/1"}) {
+				t.Fatalf("Since(third, limit 1) = %v", tail)
+			}
 			// fn's error stops the walk and comes back.
 			stop := errors.New("stop")
 			if err := a.Versions(ctx, func(StoredVersion) error { return stop }); !errors.Is(err, stop) {
@@ -171,5 +201,130 @@ func TestStoreOnPostgresSurvivesRestart(t *testing.T) {
 	upd1, _ := s.Parse("Patient", fhirtest.Patient("p1", "Stale", "Shaw", "female", "1987-02-20", "MRN-001"))
 	if _, _, err := s.Update(ctx, upd1, 0); !errors.Is(err, ErrConflict) {
 		t.Fatalf("an update built on a version another instance replaced: %v, want ErrConflict", err)
+	}
+}
+
+// TestWritesFollowedAcrossInstances: on PostgreSQL, a write on one
+// instance reaches another instance's memory (indexes included) through
+// its follower, and versions it already has are not published again.
+func TestWritesFollowedAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.URL(t)
+	open := func() *Store {
+		db, err := store.OpenPostgres(ctx, t.TempDir(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		s := openWorld(t, db)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	if a.follow == nil || b.follow == nil {
+		t.Fatal("no follower on a store sharing PostgreSQL")
+	}
+	r, _ := a.Parse("Observation", fhirtest.Observation("ignored", "p1", "laboratory", "2345-7", "Glucose", "2025-01-01"))
+	created, err := a.Create(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd, _ := a.Parse("Patient", fhirtest.Patient("p1", "Amelia", "Shaw", "female", "1987-02-20", "MRN-001"))
+	if _, _, err := a.Update(ctx, upd, 1); err != nil {
+		t.Fatal(err)
+	}
+	// One poll, called directly: no waiting on the ticker.
+	if err := b.follow.poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := b.Get("Observation", created.ID); !ok || got.Version != 1 {
+		t.Fatalf("B after a poll: %+v %v; want A's new Observation", got, ok)
+	}
+	if got := search(t, b, "Patient", "given=amelia"); !slices.Equal(got, []string{"p1"}) {
+		t.Fatalf("A's update not indexed on B: %v", got)
+	}
+	gen := a.gen.Load()
+	if err := a.follow.poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a.gen.Load() != gen {
+		t.Fatal("A published its own writes again")
+	}
+	// B deletes; A's ticker (not a direct poll) brings it within a few
+	// polls. The deadline is generous: it only bounds a broken follower.
+	if _, err := b.Delete(ctx, "Observation", created.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if got, _ := a.Get("Observation", created.ID); got != nil && got.Deleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("A never learned of B's deletion")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// fakeFeed is a VersionStore whose rows a test commits out of order.
+type fakeFeed struct {
+	VersionStore // only Since is used
+	rows         map[int64]StoredVersion
+}
+
+func (f *fakeFeed) Since(_ context.Context, after int64, limit int, fn func(int64, StoredVersion) error) error {
+	var seqs []int64
+	for seq := range f.rows {
+		if seq > after {
+			seqs = append(seqs, seq)
+		}
+	}
+	slices.Sort(seqs)
+	for i, seq := range seqs {
+		if i == limit {
+			break
+		}
+		if err := fn(seq, f.rows[seq]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestFollowerWaitsForGaps: a number that commits after a higher one is
+// still read (the high-water mark stays below the gap).
+func TestFollowerWaitsForGaps(t *testing.T) {
+	ctx := context.Background()
+	s := openWorld(t, nil)
+	patient := func(id, given string, ver int) StoredVersion {
+		return StoredVersion{Type: "Patient", ID: id, Version: ver, LastUpdated: time.Unix(int64(ver), 0),
+			Body: fhirtest.Patient(id, given, "Shaw", "female", "1987-02-20", "MRN-9"+id)}
+	}
+	feed := &fakeFeed{rows: map[int64]StoredVersion{
+		1: patient("n1", "One", 1),
+		3: patient("n3", "Three", 1), // 2 has not committed yet
+	}}
+	f := newFollower(s, feed, 0)
+	if err := f.poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f.hw != 1 {
+		t.Fatalf("high-water mark %d after a gap at 2, want 1", f.hw)
+	}
+	feed.rows[2] = patient("n2", "Two", 1)
+	if err := f.poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"n1", "n2", "n3"} {
+		if _, ok := s.Get("Patient", id); !ok {
+			t.Errorf("Patient %s not followed", id)
+		}
+	}
+	if f.hw != 3 || len(f.gaps) != 0 {
+		t.Fatalf("high-water mark %d, gaps %v; want 3 and none", f.hw, f.gaps)
+	}
+	if got := search(t, s, "Patient", "given=two"); !slices.Equal(got, []string{"n2"}) {
+		t.Fatalf("late version not indexed: %v", got)
 	}
 }
