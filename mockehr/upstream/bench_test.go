@@ -97,4 +97,3 @@ func BenchmarkUpstreamRead(b *testing.B) {
 		b.ReportMetric(float64(wall[1])/float64(wall[2]), "proxied/floor")
 	})
 }
-
