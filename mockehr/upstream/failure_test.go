@@ -158,6 +158,10 @@ func TestUpstreamFailuresAreClearFHIRErrors(t *testing.T) {
 		t.Error("a streamed answer over the limit was delivered whole")
 	}
 	e.get(tok, "Patient/p1").want(t, 200, "Patient")
+	// A slow upstream gives the directory's callers an error, not a hang.
+	if _, err := e.proxy.Patient(t.Context(), "slow"); !errors.Is(err, upstream.ErrUnavailable) || !strings.Contains(err.Error(), "did not answer within") {
+		t.Errorf("directory on a slow upstream: %v", err)
+	}
 	// The directory pages a server that refuses _total, counting what it saw.
 	if pg, err := e.proxy.PagePatients(t.Context(), "", 0, 10); err != nil || pg.Total != 1 || len(pg.Patients) != 1 {
 		t.Errorf("PagePatients on a server without _total = %+v, %v", pg, err)
