@@ -168,6 +168,13 @@ func TestUpstreamUnenforceableSearchRefused(t *testing.T) {
 		{"Observation?_include=Basic:subject", "Basic:subject"},
 		{"Observation?_revinclude=Basic:subject", "Basic:subject"},
 		{"Observation?nonsense=1", "nonsense"},
+		{"Observation?_include=*", "*"},
+		{"Observation?_include:iterate=Observation:subject", "_include"},
+		{"Observation?_contained=true", "_contained"},
+		{"Observation?_filter=subject%20eq%20p2", "_filter"},
+		{"Observation?_query=everything", "_query"},
+		{"Observation?_list=l1", "_list"},
+		{"Observation?_content=Bob", "_content"},
 	} {
 		up.Reset()
 		r := e.get(tok, c.query)
