@@ -200,15 +200,20 @@ func (p *Proxy) search(a *fhir.Access, typ string, params url.Values) error {
 	if params.Has("_getpages") {
 		return p.page(a, typ, pol, params)
 	}
-	fwd := url.Values{}
-	for k, vs := range params {
-		if k != "_format" {
-			fwd[k] = slices.Clone(vs)
-		}
-	}
-	q, err := fhirstore.ParseQuery(typ, fwd, false)
+	q, err := fhirstore.ParseQuery(typ, params, false)
 	if err != nil {
 		return fhir.Error(http.StatusBadRequest, "invalid", err.Error()+" (in upstream mode, ehrsim forwards only the search parameters it can confine to what the token may see)")
+	}
+	// Exactly what was parsed goes upstream: the parameters the parser
+	// kept, and the paging ones it checked.
+	fwd := url.Values{}
+	for k, vs := range q.Canonical {
+		fwd[k] = slices.Clone(vs)
+	}
+	for _, k := range []string{"_count", "_offset"} {
+		if vs, ok := params[k]; ok {
+			fwd[k] = slices.Clone(vs)
+		}
 	}
 	if pol.Confined {
 		if pol.Compartment == "" {
