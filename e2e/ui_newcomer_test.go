@@ -276,3 +276,85 @@ func TestNewcomerPatientListWithTenThousandPatients(t *testing.T) {
 	expect(t, role(app, "button", "Allow access").Click())
 	expect(t, assert.Locator(app.GetByTestId("patient-name")).ToHaveText("Person09999 Loadtest"))
 }
+
+// Items 2, 12 and 13: the launcher chooses the scopes the sample app asks
+// for, so a standalone launch with launch/encounter shows the patient's
+// current stay; the app names the signed-in user, reveals and copies a
+// token, and shows clinical text without terminology tags.
+func TestNewcomerSampleAppScopesEncounterAndTokens(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	page := newPage(t)
+	goto_(t, page, s.URL+"/")
+	expect(t, role(page, "radio", "Provider standalone").Check())
+	search := page.GetByRole("searchbox", playwright.PageGetByRoleOptions{Name: "Search patients"})
+	expect(t, search.Fill("Harold"))
+	expect(t, search.Press("Enter"))
+	expect(t, page.GetByLabel("Harold Wilson").Check())
+	expect(t, page.GetByLabel("Skip login (the user is signed in already)").Check())
+	if _, err := page.GetByLabel("Scopes the sample app asks for").SelectOption(playwright.SelectOptionValues{Labels: &[]string{"Default plus launch/encounter"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Terminology tags stay out of the encounter chooser.
+	expect(t, assert.Locator(page.GetByLabel("Encounter", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)})).Not().ToContainText("(procedure)"))
+	expect(t, role(page, "button", "Create launch").Click())
+	app, err := page.Context().ExpectPage(func() error { return role(page, "link", "Open the app (new tab)").Click() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, app.Context().GrantPermissions([]string{"clipboard-read", "clipboard-write"}))
+	expect(t, role(app, "button", "Allow access").Click())
+	expect(t, assert.Locator(app.GetByTestId("app-status")).ToHaveText("Done."))
+	expect(t, assert.Locator(app.GetByTestId("patient-name")).ToHaveText("Harold Wilson"))
+	expect(t, assert.Locator(app.GetByTestId("encounter")).ToContainText("in-progress"))
+	expect(t, assert.Locator(app.GetByTestId("scope-requested")).ToContainText("launch/encounter"))
+	expect(t, assert.Locator(app.GetByTestId("scope-granted")).ToContainText("launch/encounter"))
+	expect(t, assert.Locator(app.GetByTestId("signed-in-user")).ToHaveText(regexp.MustCompile(`^Signed in as \S.* \(Practitioner/[^)]+\)$`)))
+
+	vitals := normalized(t, app.GetByTestId("vitals"))
+	if !strings.Contains(vitals, "Blood pressure") || strings.Contains(vitals, "panel with all children optional") || strings.Contains(vitals, "(finding)") {
+		t.Errorf("vital signs read %q", vitals)
+	}
+
+	token := app.GetByTestId("token-access_token")
+	expect(t, assert.Locator(token).ToContainText("characters"))
+	expect(t, role(app, "button", "Show access_token").Click())
+	expect(t, assert.Locator(token).Not().ToContainText("characters"))
+	revealed := normalized(t, token)
+	if len(revealed) < 20 {
+		t.Fatalf("revealed token %q", revealed)
+	}
+	expect(t, role(app, "button", "Copy access_token").Click())
+	copied, err := app.Evaluate(`navigator.clipboard.readText()`)
+	if err != nil || copied != revealed {
+		t.Errorf("clipboard holds %q (%v), the page shows %q", copied, err, revealed)
+	}
+	expect(t, role(app, "button", "Hide access_token").Click())
+	expect(t, assert.Locator(token).ToContainText("characters"))
+
+	// Without launch/encounter, the app says why it has no encounter.
+	goto_(t, page, s.URL+"/?launch_type=provider-standalone&patient=pat-harold-wilson&skip_login=1&skip_consent=1")
+	expect(t, role(page, "button", "Create launch").Click())
+	app2, err := page.Context().ExpectPage(func() error { return role(page, "link", "Open the app (new tab)").Click() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, assert.Locator(app2.GetByTestId("encounter")).ToContainText("asks for launch/encounter"))
+}
+
+// Item 12 in the simulated EHR: the banner's allergies read as a clinician
+// writes them.
+func TestNewcomerSimulatedEHRClinicalText(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	page := newPage(t)
+	goto_(t, page, s.URL+"/?launch_type=provider-ehr&patient=pat-grace-kim&skip_login=1&skip_consent=1")
+	expect(t, role(page, "button", "Create launch").Click())
+	expect(t, role(page, "link", "Launch in simulated EHR").Click())
+	banner := page.GetByRole("region", playwright.PageGetByRoleOptions{Name: "Patient"})
+	expect(t, assert.Locator(banner).ToContainText("Grace Kim"))
+	text := normalized(t, banner)
+	if !strings.Contains(text, "Allergies:") || strings.Contains(text, "(finding)") || strings.Contains(text, "(disorder)") || strings.Contains(text, "(procedure)") {
+		t.Errorf("banner reads %q", text)
+	}
+}

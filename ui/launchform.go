@@ -43,6 +43,7 @@ type LaunchForm struct {
 
 	SimulateError        string
 	AppLaunchURL         string
+	SampleScopes         string // a sampleScopePresets key: what the built-in sample app asks for
 	AccessTokenLifetime  string
 	RefreshTokenLifetime string
 }
@@ -99,6 +100,7 @@ func parseLaunchForm(v url.Values, base string) LaunchForm {
 	str("pkce", &f.PKCE)
 	str("simulate_error", &f.SimulateError)
 	str("app_launch_url", &f.AppLaunchURL)
+	str("sample_scopes", &f.SampleScopes)
 	str("access_token_lifetime", &f.AccessTokenLifetime)
 	str("refresh_token_lifetime", &f.RefreshTokenLifetime)
 	f.SkipLogin = isOn(v.Get("skip_login"))
@@ -164,6 +166,7 @@ func (f LaunchForm) Query() url.Values {
 	set("pkce", f.PKCE)
 	set("simulate_error", f.SimulateError)
 	v.Set("app_launch_url", f.AppLaunchURL) // present even when empty: absent means "the sample app"
+	set("sample_scopes", f.SampleScopes)
 	set("access_token_lifetime", f.AccessTokenLifetime)
 	set("refresh_token_lifetime", f.RefreshTokenLifetime)
 	return v
@@ -303,6 +306,14 @@ func (f LaunchForm) Request() (launcher.Request, FieldErrors) {
 	}
 	if groupApplies("app", t) {
 		req.AppLaunchURL = f.AppLaunchURL
+		if f.SampleScopes != "" {
+			u, msg := sampleAppURL(f.AppLaunchURL, f.SampleScopes, t)
+			if msg != "" {
+				errs["sample_scopes"] = msg
+			} else {
+				req.AppLaunchURL = u
+			}
+		}
 	}
 	if groupApplies("login", t) {
 		req.SkipConsent = f.SkipConsent

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/ehrsim/ehrsim/mockehr/smart"
+	"github.com/ehrsim/ehrsim/ui/layout"
 )
 
 // Person is a PersonSummary with the display strings pages show.
@@ -15,6 +16,7 @@ type Person struct {
 }
 
 func (h *Handler) person(p smart.PersonSummary) Person {
+	p.Summary = layout.ClinicalList(p.Summary)
 	return Person{PersonSummary: p, Age: smart.FormatAge(p.BirthDate, h.now()), Sex: sexLabel(p.Gender)}
 }
 
@@ -42,7 +44,7 @@ func sexLabel(gender string) string {
 func describeEncounter(e smart.EncounterSummary) string {
 	parts := []string{}
 	if e.Type != "" {
-		parts = append(parts, e.Type)
+		parts = append(parts, layout.ClinicalText(e.Type))
 	} else if e.Class != "" {
 		parts = append(parts, e.Class)
 	}
@@ -66,5 +68,9 @@ func (h *Handler) allergies(ctx context.Context, patientID string) ([]string, bo
 		h.logger().Warn("allergies", "patient", patientID, "err", err)
 		return nil, false
 	}
-	return list, true
+	out := make([]string, len(list))
+	for i, a := range list {
+		out[i] = layout.ClinicalText(a)
+	}
+	return out, true
 }

@@ -3,6 +3,9 @@
 // The SMART App Launch flow (https://hl7.org/fhir/smart-app-launch/app-launch.html):
 //   launch.html  1. read iss (+ launch for an EHR launch) from the URL
 //                2. discovery: GET {iss}/.well-known/smart-configuration
+//                   (the scopes: the launch URL's own scope parameter, which
+//                   the ehrsim launcher sets from its scope presets, or the
+//                   defaults below)
 //                3. PKCE: make a code_verifier and its S256 code_challenge
 //                4. remember verifier + endpoints under a random state, redirect to authorize
 //   index.html   5. come back with ?code&state (or ?error&state), check state
@@ -49,9 +52,11 @@ async function startLaunch() {
 
   // state protects the redirect back (CSRF); it also keys what we must remember.
   const state = randomString(16);
+  const scope = params.get("scope") || (launch ? EHR_SCOPE : STANDALONE_SCOPE);
   sessionStorage.setItem("sample-app:state:" + state, JSON.stringify({
     iss: iss,
     launch: launch,
+    scope: scope,
     tokenEndpoint: config.token_endpoint,
     verifier: verifier,
   }));
@@ -61,7 +66,7 @@ async function startLaunch() {
   q.set("response_type", "code");
   q.set("client_id", CLIENT_ID);
   q.set("redirect_uri", REDIRECT_URI);
-  q.set("scope", launch ? EHR_SCOPE : STANDALONE_SCOPE);
+  q.set("scope", scope);
   q.set("state", state);
   q.set("aud", iss); // the FHIR server the token is for (SMART requires it)
   q.set("code_challenge", challenge);
@@ -111,6 +116,7 @@ async function completeLaunch() {
     return;
   }
   showSession(session);
+  showUser(session);
   await loadPatientData(session);
   document.getElementById("refresh").addEventListener("click", () => refresh(session));
 }
@@ -145,7 +151,7 @@ async function finishAuthorization(params) {
     setStatus("The token request failed.");
     return null;
   }
-  return { iss: launch.iss, launch: launch.launch, tokenEndpoint: launch.tokenEndpoint, token: token };
+  return { iss: launch.iss, launch: launch.launch, scope: launch.scope, tokenEndpoint: launch.tokenEndpoint, token: token };
 }
 
 // tokenRequest POSTs a form to the token endpoint; it returns the JSON body,
@@ -183,6 +189,9 @@ function showSession(session) {
     redacted[k] = /_token$/.test(k) && typeof v === "string" ? "<redacted, " + v.length + " characters>" : v;
   }
   text("token-response", JSON.stringify(redacted, null, 2));
+  showTokens(t);
+  text("scope-requested", session.scope || "(not recorded)");
+  text("scope-granted", t.scope || "(absent)");
   text("id-token-claims", t.id_token ? JSON.stringify(decodeJWT(t.id_token), null, 2) : "(no id_token: openid was not granted)");
   text("need-patient-banner", "need_patient_banner" in t ? String(t.need_patient_banner) : "(absent)");
   text("fhir-context", t.fhirContext ? JSON.stringify(t.fhirContext, null, 2) : "(absent)");
@@ -221,14 +230,84 @@ async function loadPatientData(session) {
   if (t.encounter) {
     const enc = await fhirGet(session, "Encounter/" + encodeURIComponent(t.encounter));
     if (enc) text("encounter", describeEncounter(enc));
+  } else if (session.launch || /(^| )launch\/encounter( |$)/.test(session.scope || "")) {
+    text("encounter", "None in the launch context: the patient has no current encounter, or the launch chose NONE.");
   } else {
-    text("encounter", "(no encounter in the launch context)");
+    text("encounter", "None: a standalone launch gets an encounter only when the app asks for launch/encounter (on the launcher: Scopes the sample app asks for).");
   }
 
   const bundle = await fhirGet(session, "Observation?patient=" + encodeURIComponent(t.patient) +
     "&category=vital-signs&_sort=-date&_count=20");
   if (bundle) showVitals((bundle.entry || []).map((e) => e.resource));
-  setStatus(document.getElementById("error-panel").hidden ? "Done." : "Done, with errors (see above).");
+  setStatus(document.getElementById("error-panel").hidden ? "Done." : "Done, with errors (listed below).");
+}
+
+// showUser names the signed-in user: the fhirUser claim of the id_token,
+// read from the FHIR server when the granted scopes allow it.
+async function showUser(session) {
+  const claims = decodeJWT(session.token.id_token || "");
+  const ref = claims.fhirUser;
+  if (!ref) {
+    text("signed-in-user", session.token.id_token ? "Signed in (no fhirUser claim)" : "Signed-in user unknown: openid and fhirUser were not granted");
+    return;
+  }
+  const path = ref.replace(/^.*\/((Patient|Practitioner|RelatedPerson|Person)\/[^/]+)$/, "$1");
+  let name = "";
+  try {
+    const res = await fetch(session.iss.replace(/\/$/, "") + "/" + path, {
+      credentials: "omit",
+      headers: { Accept: "application/fhir+json", Authorization: "Bearer " + session.token.access_token },
+    });
+    if (res.ok) name = patientName(await res.json());
+  } catch (err) {
+    // The name is a nicety: the reference below still says who it is.
+  }
+  text("signed-in-user", "Signed in as " + (name ? name + " (" + path + ")" : path));
+}
+
+// showTokens lists each token hidden, with a button to show it and one to
+// copy it (the token response above stays redacted).
+function showTokens(t) {
+  const list = document.getElementById("tokens");
+  if (!list) return;
+  list.replaceChildren();
+  for (const [k, v] of Object.entries(t)) {
+    if (!/_token$/.test(k) || typeof v !== "string") continue;
+    const dt = document.createElement("dt");
+    dt.textContent = k;
+    const dd = document.createElement("dd");
+    const code = document.createElement("code");
+    code.className = "token";
+    code.dataset.testid = "token-" + k;
+    code.textContent = "•".repeat(12) + " (" + v.length + " characters)";
+    const show = document.createElement("button");
+    show.type = "button";
+    show.textContent = "Show";
+    show.setAttribute("aria-label", "Show " + k);
+    show.setAttribute("aria-pressed", "false");
+    show.addEventListener("click", () => {
+      const shown = show.getAttribute("aria-pressed") === "true";
+      code.textContent = shown ? "•".repeat(12) + " (" + v.length + " characters)" : v;
+      show.textContent = shown ? "Show" : "Hide";
+      show.setAttribute("aria-label", (shown ? "Show " : "Hide ") + k);
+      show.setAttribute("aria-pressed", String(!shown));
+    });
+    const copy = document.createElement("button");
+    copy.type = "button";
+    copy.textContent = "Copy";
+    copy.setAttribute("aria-label", "Copy " + k);
+    copy.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(v);
+        copy.textContent = "Copied";
+      } catch (err) {
+        copy.textContent = "Copy failed: " + err.message;
+      }
+      setTimeout(() => (copy.textContent = "Copy"), 1500);
+    });
+    dd.append(code, " ", show, " ", copy);
+    list.append(dt, dd);
+  }
 }
 
 // fhirGet reads from the FHIR server with the access token. On failure it
@@ -312,9 +391,21 @@ function describeEncounter(e) {
   return type + " (" + e.status + ")" + start;
 }
 
+// codeText is the text a clinician reads for a CodeableConcept: its text,
+// else its first coding's display without terminology housekeeping — the
+// SNOMED CT semantic tag ("Allergy to tree pollen (finding)") and LOINC's
+// panel wording ("Blood pressure panel with all children optional").
+// The codes stay in the data; only the display changes.
 function codeText(cc) {
   if (!cc) return "";
-  return cc.text || ((cc.coding || [])[0] || {}).display || ((cc.coding || [])[0] || {}).code || "";
+  const raw = cc.text || ((cc.coding || [])[0] || {}).display || ((cc.coding || [])[0] || {}).code || "";
+  return clinicalText(raw);
+}
+
+const SEMANTIC_TAG = /\s+\((finding|disorder|procedure|situation|regime\/therapy|observable entity|substance|event|qualifier value|body structure|morphologic abnormality|physical object|environment|record artifact|organism|product|medicinal product|specimen|assessment scale|social concept|person)\)$/;
+
+function clinicalText(s) {
+  return s.replace(SEMANTIC_TAG, "").replace(/ panel with all children optional$/, "");
 }
 
 // observationValue formats a valueQuantity, or the components of a blood

@@ -277,7 +277,7 @@ func (h *Handler) encounterView(ctx context.Context, p *smart.PendingAuth, hid H
 		if !e.End.IsZero() {
 			period += " – " + e.End.Format("2006-01-02")
 		}
-		v.Encounters = append(v.Encounters, EncounterRow{ID: e.ID, Type: e.Type, Class: e.Class, Status: e.Status, Period: period, Location: e.Location})
+		v.Encounters = append(v.Encounters, EncounterRow{ID: e.ID, Type: layout.ClinicalText(e.Type), Class: e.Class, Status: e.Status, Period: period, Location: e.Location})
 	}
 	return v
 }
