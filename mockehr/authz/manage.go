@@ -48,19 +48,28 @@ func (s *Server) ManageAnswer(w http.ResponseWriter, r *http.Request) (string, e
 		}
 		sess.signIn(user)
 	case "revoke":
-		user, id := sess.user(), r.PostForm.Get("grant")
+		// One grant, or every grant of an app (the page shows one row per
+		// app); all must be the user's before any is revoked.
+		user, ids := sess.user(), r.PostForm["grant"]
 		if user == "" {
 			return "", &smart.PageError{Status: http.StatusForbidden, Title: "Not signed in", Detail: "Sign in to manage app access."}
 		}
-		owned := false
+		owned := map[string]bool{}
 		for _, g := range s.GrantsOf(ctx, user) {
-			owned = owned || g.ID == id
+			owned[g.ID] = true
 		}
-		if !owned {
-			return "", &smart.PageError{Status: http.StatusNotFound, Title: "No such access", Detail: "You have no active app access with that id."}
+		if len(ids) == 0 {
+			return "", &smart.PageError{Status: http.StatusBadRequest, Title: "No access chosen", Detail: "The form named no app access to revoke."}
 		}
-		if err := s.tokens.revokeFamilyID(ctx, id); err != nil {
-			return "", &smart.PageError{Status: http.StatusInternalServerError, Title: "Revocation failed", Detail: err.Error()}
+		for _, id := range ids {
+			if !owned[id] {
+				return "", &smart.PageError{Status: http.StatusNotFound, Title: "No such access", Detail: "You have no active app access with that id."}
+			}
+		}
+		for _, id := range ids {
+			if err := s.tokens.revokeFamilyID(ctx, id); err != nil {
+				return "", &smart.PageError{Status: http.StatusInternalServerError, Title: "Revocation failed", Detail: err.Error()}
+			}
 		}
 		notice = "Access revoked: the app's tokens no longer work."
 	default:

@@ -180,6 +180,19 @@ func TestREV08_ManagementPageRevokesAccess(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("revoking a foreign grant: %d", resp.StatusCode)
 	}
+	// An app's row revokes several grants at once; one foreign id among
+	// them refuses the whole form and revokes nothing.
+	resp = h.postForm(h.base+"/auth/manage", url.Values{"csrf": {csrf[1]}, "action": {"revoke"}, "grant": {grant[1], "not-mine"}})
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("revoking an own and a foreign grant: %d", resp.StatusCode)
+	}
+	if _, err := h.srv.ResolveGrant(context.Background(), tok.AccessToken); err != nil {
+		t.Fatalf("a refused form revoked the grant: %v", err)
+	}
+	resp = h.postForm(h.base+"/auth/manage", url.Values{"csrf": {csrf[1]}, "action": {"revoke"}})
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("revoking nothing: %d", resp.StatusCode)
+	}
 	resp = h.postForm(h.base+"/auth/manage", url.Values{"csrf": {"wrong"}, "action": {"revoke"}, "grant": {grant[1]}})
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("revoke without the CSRF token: %d", resp.StatusCode)

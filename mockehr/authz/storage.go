@@ -40,6 +40,7 @@ type usedCode struct {
 	familyID           string
 	launchID, clientID string // for the inspector
 	until              time.Time
+	replayed           bool // replayed before its family was bound: bindFamily revokes it
 }
 
 var (
@@ -160,16 +161,29 @@ var (
 )
 
 // takeCode redeems a code exactly once, even under concurrent requests.
-func (st *storage) takeCode(code string) (*authRequest, string, error) {
+// A code redeemed on this instance is remembered in memory until its
+// family is saved (bindFamily); after that the family's row names the
+// code's hash (tokenStore.codeFamily), which is how a replay minutes or
+// days later, or on another instance, is still recognised (TOK-15).
+func (st *storage) takeCode(ctx context.Context, code string) (*authRequest, string, error) {
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	if u, ok := st.used[code]; ok {
+		if u.familyID == "" {
+			u.replayed = true
+			st.used[code] = u
+		}
+		st.mu.Unlock()
 		return nil, u.familyID, errCodeReplayed
 	}
 	a, ok := st.codes[code]
 	if !ok {
+		st.mu.Unlock()
+		if fam, _, _, ok := st.srv.tokens.codeFamily(ctx, code); ok {
+			return nil, fam, errCodeReplayed
+		}
 		return nil, "", errCodeUnknown
 	}
+	defer st.mu.Unlock()
 	delete(st.codes, code)
 	delete(st.requests, a.ID)
 	// Remembered for usedCodeWindow past the code's expiry, keyed by the
@@ -191,21 +205,30 @@ func (st *storage) takeCode(code string) (*authRequest, string, error) {
 }
 
 // usedCodeLaunch names the launch and client of a redeemed code.
-func (st *storage) usedCodeLaunch(code string) (launchID, clientID string) {
+func (st *storage) usedCodeLaunch(ctx context.Context, code string) (launchID, clientID string) {
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	u := st.used[code]
-	return u.launchID, u.clientID
+	u, ok := st.used[code]
+	st.mu.Unlock()
+	if ok {
+		return u.launchID, u.clientID
+	}
+	_, launchID, clientID, _ = st.srv.tokens.codeFamily(ctx, code)
+	return launchID, clientID
 }
 
-// bindFamily records which family a redeemed code produced (for TOK-15).
-func (st *storage) bindFamily(code, familyID string) {
+// bindFamily is called once the family a redeemed code produced is saved
+// (with the code's hash): memory forgets the code, and a replay that came
+// in between revokes the family now (TOK-15).
+func (st *storage) bindFamily(ctx context.Context, code, familyID string) {
 	st.mu.Lock()
-	if u, ok := st.used[code]; ok {
-		u.familyID = familyID
-		st.used[code] = u
-	}
+	u, ok := st.used[code]
+	delete(st.used, code)
 	st.mu.Unlock()
+	if ok && u.replayed {
+		if err := st.srv.tokens.revokeFamilyID(ctx, familyID); err != nil {
+			st.srv.log.ErrorContext(ctx, "revoking the tokens of a replayed code failed", "family", familyID, "err", err)
+		}
+	}
 }
 
 // issueCode finishes the pending request id with a fresh code: a

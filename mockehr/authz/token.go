@@ -68,7 +68,7 @@ func (s *Server) codeExchange(ctx context.Context, def *clientDef, form url.Valu
 	if redirect == "" {
 		return nil, errInvalidRequest("redirect_uri is missing") // ERR-03
 	}
-	a, famID, err := s.storage.takeCode(code)
+	a, famID, err := s.storage.takeCode(ctx, code)
 	switch err {
 	case nil:
 	case errCodeReplayed:
@@ -108,7 +108,7 @@ func (s *Server) codeExchange(ctx context.Context, def *clientDef, form url.Valu
 	if err != nil {
 		return nil, err
 	}
-	s.storage.bindFamily(code, fam.ID)
+	s.storage.bindFamily(ctx, code, fam.ID)
 	s.rememberClient(ctx, a.Client, fam.ExpiresAt)
 	return resp, nil
 }
@@ -188,7 +188,7 @@ func (s *Server) issue(ctx context.Context, fam *family, isNew bool, rotated *to
 		}
 		resp.IDToken = idt
 	}
-	if err := s.tokens.save(ctx, fam, isNew, rotated, rotatedHandle, toks...); errors.Is(err, errRefreshUsed) {
+	if err := s.tokens.save(ctx, fam, isNew, code, rotated, rotatedHandle, toks...); errors.Is(err, errRefreshUsed) {
 		return nil, errInvalidGrant("the refresh token was already used") // REF-06: rotation is single use
 	} else if err != nil {
 		return nil, errServer(err)
@@ -304,7 +304,7 @@ func (s *Server) clientCredentials(ctx context.Context, def *clientDef, r *http.
 		fam.SimulateError, fam.LaunchID = simulateOf(l), l.ID
 	}
 	at := s.tokens.mint(kindAccess, fam, fam.Scopes, access)
-	if err := s.tokens.save(ctx, fam, true, nil, "", at); err != nil {
+	if err := s.tokens.save(ctx, fam, true, "", nil, "", at); err != nil {
 		return nil, errServer(err)
 	}
 	s.rememberClient(ctx, def, fam.ExpiresAt)

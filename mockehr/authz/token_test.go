@@ -191,3 +191,63 @@ func TestERR06_GetAndJSONRefused(t *testing.T) {
 	resp, body := h.do(req)
 	wantError(t, resp, body, 400, "invalid_request")
 }
+
+// TOK-15 beyond one process and one window: the family saved with the
+// code's hash recognises a replay after a restart (or on another instance
+// sharing the database), hours later, and still revokes what the code
+// produced; memory keeps no redeemed code once its family is saved.
+func TestTOK15_ReplayAfterRestartRevokesTokens(t *testing.T) {
+	h := newTestServer(t)
+	f, code := h.codeFor("pub", "", "offline_access", "patient/*.rs")
+	form := codeForm(f, code)
+	form.Set("client_id", "pub")
+	resp, body := h.tokenPost(form, "", "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %v", resp.StatusCode, body)
+	}
+	h.srv.storage.mu.Lock()
+	held := len(h.srv.storage.used)
+	h.srv.storage.mu.Unlock()
+	if held != 0 {
+		t.Errorf("%d redeemed codes held in memory after their family was saved, want 0", held)
+	}
+	h.restart()
+	h.clock.Add(2 * time.Hour)
+	resp, body2 := h.tokenPost(form, "", "")
+	wantError(t, resp, body2, 400, "invalid_grant")
+	if !strings.Contains(body2["error_description"].(string), "already used") {
+		t.Errorf("replay not recognised as one: %v", body2)
+	}
+	rt := body["refresh_token"].(string)
+	if h.srv.introspect(rt).(map[string]bool)["active"] {
+		t.Error("refresh token from a replayed code still active after the replay")
+	}
+	// A code presented as a bearer or refresh token is no token.
+	if _, err := h.srv.ResolveGrant(context.Background(), code); err == nil {
+		t.Error("an authorization code resolves as an access token")
+	}
+}
+
+// A replay that arrives while the first exchange is still being answered
+// (before its family is saved) revokes that family as soon as it is.
+func TestTOK15_ReplayDuringTheExchangeRevokesTheFamily(t *testing.T) {
+	h := newTestServer(t)
+	_, code := h.codeFor("pub", "", "offline_access", "patient/*.rs")
+	ctx := context.Background()
+	a, _, err := h.srv.storage.takeCode(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, fam, err := h.srv.storage.takeCode(ctx, code); err != errCodeReplayed || fam != "" {
+		t.Fatalf("second take: %v %q, want a replay with no family yet", err, fam)
+	}
+	fam := h.srv.familyFrom(a)
+	tok := h.srv.tokens.mint(kindAccess, fam, fam.Scopes, time.Hour)
+	if err := h.srv.tokens.save(ctx, fam, true, code, nil, "", tok); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.storage.bindFamily(ctx, code, fam.ID)
+	if _, err := h.srv.ResolveGrant(ctx, tok.handle); err == nil {
+		t.Error("the family of a code replayed during its exchange is still valid")
+	}
+}

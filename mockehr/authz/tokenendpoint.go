@@ -181,7 +181,7 @@ func (s *Server) grantOf(ctx context.Context, r *http.Request) grantRef {
 			return g
 		}
 		// A redeemed code still names its launch, for the inspector.
-		launchID, clientID := s.storage.usedCodeLaunch(form.Get("code"))
+		launchID, clientID := s.storage.usedCodeLaunch(ctx, form.Get("code"))
 		return grantRef{launchID: launchID, clientID: clientID}
 	case "refresh_token":
 		if e, ok := s.tokens.lookup(form.Get("refresh_token")); ok && e.kind == kindRefresh {

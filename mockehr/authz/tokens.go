@@ -82,6 +82,7 @@ func grantOf(e *tokenEntry, fam *family) *smart.Grant {
 const (
 	kindAccess  = "access"
 	kindRefresh = "refresh"
+	kindCode    = "code" // a redeemed authorization code's row (codeFamily), never a token
 )
 
 // tokenEntry is one access or refresh token in memory.
@@ -106,7 +107,7 @@ const shardCount = 64
 // (about 0.5 KB each with their grant). The database holds every token;
 // the index is a cache of the ones in use, so a server that has issued a
 // million tokens holds no more than this many in memory.
-const defaultTokenCache = 32 << 10
+const defaultTokenCache = 8 << 10
 
 type shard struct {
 	mu sync.RWMutex
@@ -287,7 +288,11 @@ func (ts *tokenStore) mint(kind string, fam *family, scopes []string, ttl time.D
 
 // save persists a new family (when isNew) and tokens in one transaction,
 // retires the rotated refresh token (when not nil), then indexes the tokens.
-func (ts *tokenStore) save(ctx context.Context, fam *family, isNew bool, rotated *tokenEntry, rotatedHandle string, toks ...newToken) error {
+//
+// code is the authorization code a new family was issued from ("" for
+// none): its hash is saved with the family, so a replay of the code is
+// recognised for as long as the family lives (codeFamily).
+func (ts *tokenStore) save(ctx context.Context, fam *family, isNew bool, code string, rotated *tokenEntry, rotatedHandle string, toks ...newToken) error {
 	tx, err := ts.db.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -300,6 +305,13 @@ func (ts *tokenStore) save(ctx context.Context, fam *family, isNew bool, rotated
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO authz_families (id, data, expires_at) VALUES (?, ?, ?)`, fam.ID, data, fam.ExpiresAt.Unix()); err != nil {
 			return fmt.Errorf("authz: save family: %w", err)
+		}
+		if code != "" {
+			h := codeHash(code)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO authz_tokens (hash, family, kind, token_id, scope, issued_at, expires_at) VALUES (?, ?, ?, '', '[]', ?, ?)`,
+				h[:], fam.ID, kindCode, ts.now().UnixMilli(), fam.ExpiresAt.UnixMilli()); err != nil {
+				return fmt.Errorf("authz: save the code's family: %w", err)
+			}
 		}
 	}
 	var rotatedHash [32]byte
@@ -419,7 +431,7 @@ func (ts *tokenStore) loadOne(ctx context.Context, h [32]byte) (*tokenEntry, boo
 	var iat, exp int64
 	err := ts.db.SQL.QueryRowContext(ctx, `SELECT t.kind, t.token_id, t.scope, t.issued_at, t.expires_at, f.id, f.data
 		FROM authz_tokens t JOIN authz_families f ON f.id = t.family
-		WHERE t.hash = ? AND t.revoked = 0 AND f.revoked = 0`, h[:]).Scan(&kind, &id, &scope, &iat, &exp, &famID, &data)
+		WHERE t.hash = ? AND t.kind != 'code' AND t.revoked = 0 AND f.revoked = 0`, h[:]).Scan(&kind, &id, &scope, &iat, &exp, &famID, &data)
 	if err != nil {
 		return nil, false
 	}
@@ -477,6 +489,32 @@ func (ts *tokenStore) sweep(ctx context.Context) error {
 	_, err1 := ts.db.SQL.ExecContext(ctx, `DELETE FROM authz_tokens WHERE expires_at <= ?`, now.UnixMilli())
 	_, err2 := ts.db.SQL.ExecContext(ctx, `DELETE FROM authz_families WHERE expires_at <= ?`, now.Unix())
 	return errors.Join(err1, err2)
+}
+
+// codeHash is what authz_tokens keeps of an authorization code (kind
+// "code"); the prefix keeps it apart from token hashes.
+func codeHash(code string) [32]byte { return sha256.Sum256([]byte("code\x00" + code)) }
+
+// codeFamily names the family an authorization code was exchanged for, with
+// its launch and client, when the code was redeemed (on any instance) and
+// the family still exists.
+func (ts *tokenStore) codeFamily(ctx context.Context, code string) (famID, launchID, clientID string, ok bool) {
+	if code == "" || len(code) > 512 {
+		return "", "", "", false
+	}
+	h := codeHash(code)
+	var data []byte
+	err := ts.db.SQL.QueryRowContext(ctx, `SELECT f.id, f.data FROM authz_tokens t JOIN authz_families f ON f.id = t.family
+		WHERE t.hash = ? AND t.kind = 'code'`, h[:]).Scan(&famID, &data)
+	if err != nil {
+		return "", "", "", false
+	}
+	var f struct {
+		LaunchID string `json:"launch_id"`
+		ClientID string `json:"client_id"`
+	}
+	json.Unmarshal(data, &f)
+	return famID, f.LaunchID, f.ClientID, true
 }
 
 // ResolveGrant implements smart.GrantResolver: one hash and one map lookup,

@@ -31,7 +31,7 @@ func boundedStore(t *testing.T, capacity int) (*tokenStore, func(id string) stri
 		fam := &family{ID: id, ClientID: "c", Subject: "u", Scopes: []string{"patient/*.rs"},
 			Context: smart.LaunchContext{Patient: "p-" + id}, ExpiresAt: now().Add(time.Hour)}
 		tok := ts.mint(kindAccess, fam, fam.Scopes, time.Hour)
-		if err := ts.save(ctx, fam, true, nil, "", tok); err != nil {
+		if err := ts.save(ctx, fam, true, "", nil, "", tok); err != nil {
 			t.Fatal(err)
 		}
 		return tok.handle

@@ -29,7 +29,7 @@ func TestTokensLoadLazilyAndRevocationsReachUnloadedFamilies(t *testing.T) {
 		fam := &family{ID: id, ClientID: "c", Subject: "u", Scopes: []string{"patient/*.rs"}, Context: smart.LaunchContext{Patient: "p-1"},
 			Online: online, SessionID: session, ExpiresAt: now().Add(time.Hour)}
 		tok := ts.mint(kindAccess, fam, fam.Scopes, time.Hour)
-		if err := ts.save(ctx, fam, true, nil, "", tok); err != nil {
+		if err := ts.save(ctx, fam, true, "", nil, "", tok); err != nil {
 			t.Fatal(err)
 		}
 		return tok.handle
