@@ -81,7 +81,7 @@ func (e refusedErr) Unwrap() error { return e.error }
 
 // resource reads typ/id into v; smart.ErrNotFound when absent.
 func (p *Proxy) resource(ctx context.Context, typ, id string, v any) error {
-	if !smart.ValidID(id) {
+	if !pathID(id) {
 		return smart.ErrNotFound
 	}
 	status, body, err := p.get(ctx, typ+"/"+id, nil)
@@ -409,7 +409,7 @@ func (p *Proxy) Encounter(ctx context.Context, id string) (smart.EncounterSummar
 }
 
 func (p *Proxy) Encounters(ctx context.Context, patientID string) ([]smart.EncounterSummary, error) {
-	if !smart.ValidID(patientID) {
+	if !pathID(patientID) {
 		return nil, smart.ErrNotFound
 	}
 	raws, _, err := p.bundle(ctx, "Encounter", url.Values{"patient": {"Patient/" + patientID}, "_sort": {"-date"}, "_count": {strconv.Itoa(dirMax)}})
@@ -429,7 +429,7 @@ func (p *Proxy) Encounters(ctx context.Context, patientID string) ([]smart.Encou
 
 func (p *Proxy) ResourceExists(ctx context.Context, reference string) bool {
 	typ, id, ok := strings.Cut(reference, "/")
-	if !ok || !typeName.MatchString(typ) || !smart.ValidID(id) {
+	if !ok || !typeName.MatchString(typ) || !pathID(id) {
 		return false
 	}
 	var d struct{ ResourceType, ID string }

@@ -15,6 +15,7 @@ import (
 	"github.com/ehrsim/ehrsim/mockehr/fhir"
 	"github.com/ehrsim/ehrsim/mockehr/fhirstore"
 	"github.com/ehrsim/ehrsim/mockehr/scopes"
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
 const fhirJSON = "application/fhir+json; charset=utf-8"
@@ -31,6 +32,10 @@ func (p *Proxy) Serve(a *fhir.Access) error {
 		return fhir.Error(http.StatusNotFound, "not-found", "resource type "+typ+" is not supported by this server (see "+a.Base()+"/metadata)")
 	}
 	id, vid, op := r.PathValue("id"), r.PathValue("vid"), r.PathValue("op")
+	// Only FHIR ids go into an upstream path: no "..", no escapes.
+	if id != "" && !pathID(id) || vid != "" && !pathID(vid) {
+		return notFound(typ + "/" + id + " does not exist (not a valid FHIR id)")
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		switch {
@@ -66,6 +71,10 @@ func (p *Proxy) Serve(a *fhir.Access) error {
 	}
 	return fhir.Error(http.StatusMethodNotAllowed, "not-supported", r.Method+" is not supported here")
 }
+
+// pathID reports whether id is a FHIR id that is safe as a path segment
+// ("." and ".." match FHIR's id rule but would move up the path).
+func pathID(id string) bool { return smart.ValidID(id) && id != "." && id != ".." }
 
 // policies caches one request's decisions per type.
 type policies struct {

@@ -63,6 +63,13 @@ func TestUpstreamReadNarrowScope(t *testing.T) {
 		noLeak(t, r.body)
 	}
 	e.get(tok, "Observation/nope").want(t, 404, "OperationOutcome")
+	up.Reset()
+	for _, p := range []string{"Observation/%2E%2E", "Observation/a%2Fb", "Patient/p1/_history/%2E%2E"} {
+		e.get(tok, p).want(t, 404, "OperationOutcome")
+	}
+	if len(up.Requests()) != 0 {
+		t.Errorf("an id that is not a FHIR id reached the upstream: %v", up.Requests())
+	}
 	e.get(tok, "Patient/p1/_history").want(t, 200, "Bundle")
 	e.get(tok, "Patient/p1/_history/1").want(t, 200, "Patient")
 }
@@ -345,8 +352,10 @@ func TestUpstreamDirectory(t *testing.T) {
 	if _, err := p.Patient(ctx, "nobody"); err != smart.ErrNotFound {
 		t.Errorf("Patient(nobody) error = %v, want smart.ErrNotFound", err)
 	}
-	if _, err := p.Patient(ctx, "../metadata"); err != smart.ErrNotFound {
-		t.Errorf("Patient(../metadata) error = %v", err)
+	for _, id := range []string{"../metadata", "..", "."} {
+		if _, err := p.Patient(ctx, id); err != smart.ErrNotFound {
+			t.Errorf("Patient(%q) error = %v", id, err)
+		}
 	}
 	pr, err := p.Practitioner(ctx, "pr1")
 	if err != nil || pr.Name != "Dr. Adam Careful" || pr.NPI != "1234567893" {
