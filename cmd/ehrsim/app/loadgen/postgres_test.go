@@ -1,0 +1,58 @@
+package loadgen_test
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/ehrsim/ehrsim/cmd/ehrsim/app"
+	"github.com/ehrsim/ehrsim/cmd/ehrsim/app/loadgen"
+	"github.com/ehrsim/ehrsim/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// startPostgres starts an ehrsim whose shared state is in a fresh
+// PostgreSQL database (--database-url).
+func startPostgres(tb testing.TB) *app.Server {
+	tb.Helper()
+	s, err := app.Start(context.Background(), []string{"--listen", "127.0.0.1:0", "--data-dir", tb.TempDir(), "--log-level", "error", "--database-url", pgtest.URL(tb)},
+		func(string) string { return "" }, io.Discard)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Shutdown(context.Background()) })
+	return s
+}
+
+// Full launches against an instance on PostgreSQL: every step succeeds.
+func TestFullLaunchesSucceedOnPostgres(t *testing.T) {
+	s := startPostgres(t)
+	r, err := loadgen.Run(context.Background(), loadgen.Options{BaseURL: s.URL, Concurrency: 4, Launches: 40, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Errors != 0 || r.Launches < 40 {
+		t.Fatalf("%v", r)
+	}
+}
+
+// BenchmarkFullEHRLaunchPostgres is BenchmarkFullEHRLaunch with the
+// shared state in PostgreSQL (the private test server: fsync off), to read
+// beside it. Report: launches/s.
+func BenchmarkFullEHRLaunchPostgres(b *testing.B) {
+	s := startPostgres(b)
+	c := loadgen.NewClient(s.URL, 16, "", "")
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := c.Launch(context.Background()); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "launches/s")
+}
