@@ -358,3 +358,60 @@ func TestNewcomerSimulatedEHRClinicalText(t *testing.T) {
 		t.Errorf("banner reads %q", text)
 	}
 }
+
+// Item 9: the access-management page is linked from the launcher and the
+// sample app; its sign-in list is grouped and searchable; it shows one row
+// per app by name with whose records, and asks before revoking.
+func TestNewcomerManageAppAccess(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	page := newPage(t)
+	// Two launches of the sample app for Amy Shaw, signed in as herself.
+	for i := 0; i < 2; i++ {
+		goto_(t, page, s.URL+"/?launch_type=patient-standalone&patient=pat-amy-shaw&skip_login=1")
+		expect(t, role(page, "button", "Create launch").Click())
+		app, err := page.Context().ExpectPage(func() error { return role(page, "link", "Open the app (new tab)").Click() })
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect(t, role(app, "button", "Allow access").Click())
+		expect(t, assert.Locator(app.GetByTestId("app-status")).ToHaveText("Done."))
+		if i == 1 {
+			// The sample app links the server's management endpoint.
+			expect(t, assert.Locator(role(app, "link", "Manage this app's access")).ToHaveAttribute("href", s.URL+"/auth/manage"))
+		}
+		app.Close()
+	}
+	// From the launcher's navigation, in a browser not signed in yet.
+	page2 := newPage(t)
+	goto_(t, page2, s.URL+"/")
+	expect(t, role(page2, "link", "App access").Click())
+	expect(t, assert.Locator(role(page2, "heading", "Manage app access")).ToBeVisible())
+	expect(t, assert.Locator(page2.GetByRole("heading", playwright.PageGetByRoleOptions{Name: regexp.MustCompile("^Related people")})).ToBeVisible())
+	search := page2.GetByRole("searchbox", playwright.PageGetByRoleOptions{Name: "Search people"})
+	expect(t, search.Fill("Shaw"))
+	expect(t, search.Press("Enter"))
+	expect(t, assert.Locator(page2.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in as Grace Kim"})).ToHaveCount(0))
+	expect(t, page2.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in as Amy V. Shaw"}).Click())
+
+	rows := page2.GetByRole("table").Locator("tbody tr")
+	expect(t, assert.Locator(rows).ToHaveCount(1))
+	expect(t, assert.Locator(rows).ToContainText("ehrsim sample app"))
+	expect(t, assert.Locator(rows).ToContainText("2 authorizations"))
+	expect(t, assert.Locator(rows).ToContainText("Amy V. Shaw"))
+	expect(t, assert.Locator(rows).Not().ToContainText("pat-amy-shaw"))
+
+	// Revoke asks first: dismissing keeps the access.
+	revoke := page2.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Revoke access of ehrsim sample app"})
+	var asked []string
+	page2.Once("dialog", func(d playwright.Dialog) { asked = append(asked, d.Message()); d.Dismiss() })
+	expect(t, revoke.Click())
+	expect(t, assert.Locator(rows).ToHaveCount(1))
+	if len(asked) != 1 || !strings.Contains(asked[0], "Revoke ehrsim sample app's access") {
+		t.Fatalf("confirmation asked %q", asked)
+	}
+	page2.Once("dialog", func(d playwright.Dialog) { d.Accept() })
+	expect(t, revoke.Click())
+	expect(t, assert.Locator(page2.GetByRole("status")).ToContainText("Access revoked"))
+	expect(t, assert.Locator(page2.GetByText("No app has access to your data.")).ToBeVisible())
+}

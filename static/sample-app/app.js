@@ -58,6 +58,7 @@ async function startLaunch() {
     launch: launch,
     scope: scope,
     tokenEndpoint: config.token_endpoint,
+    managementEndpoint: config.management_endpoint || "",
     verifier: verifier,
   }));
 
@@ -151,7 +152,8 @@ async function finishAuthorization(params) {
     setStatus("The token request failed.");
     return null;
   }
-  return { iss: launch.iss, launch: launch.launch, scope: launch.scope, tokenEndpoint: launch.tokenEndpoint, token: token };
+  return { iss: launch.iss, launch: launch.launch, scope: launch.scope, tokenEndpoint: launch.tokenEndpoint,
+    managementEndpoint: launch.managementEndpoint, token: token };
 }
 
 // tokenRequest POSTs a form to the token endpoint; it returns the JSON body,
@@ -197,6 +199,13 @@ function showSession(session) {
   text("fhir-context", t.fhirContext ? JSON.stringify(t.fhirContext, null, 2) : "(absent)");
   text("iss", session.iss);
   showInspectLink(session);
+  // The server's management_endpoint (SMART discovery): where the user sees
+  // and revokes the access this app holds.
+  const manage = document.getElementById("manage-link");
+  if (manage && session.managementEndpoint) {
+    manage.href = session.managementEndpoint;
+    manage.hidden = false;
+  }
   document.getElementById("refresh").disabled = !t.refresh_token;
 }
 

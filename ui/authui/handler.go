@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ type Handler struct {
 	Issuer    string          // the OIDC issuer, e.g. http://localhost:8080/auth
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// ClientName is a registered client's display name, "" when unknown;
+	// nil shows client ids.
+	ClientName func(ctx context.Context, clientID string) string
 }
 
 const pickerLimit = 50
@@ -340,18 +344,55 @@ func (h *Handler) manageGet(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	v := ManageView{CSRF: csrf, Action: h.Issuer + "/manage", Notice: r.URL.Query().Get("notice")}
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	v := ManageView{CSRF: csrf, Action: h.Issuer + "/manage", Notice: r.URL.Query().Get("notice"), Query: q, Home: h.home()}
 	ctx := r.Context()
 	if user != "" {
 		v.User = h.personName(ctx, user)
-		for _, g := range h.Flow.GrantsOf(ctx, user) {
-			v.Grants = append(v.Grants, GrantRow{ID: g.ID, Client: g.ClientID, Scopes: strings.Join(g.Scopes, " "),
-				Patient: g.Patient, Expires: g.Expires.UTC().Format(time.DateTime + " UTC")})
-		}
+		v.Grants = h.grantRows(ctx, h.Flow.GrantsOf(ctx, user))
 	} else {
-		v.People = h.everyone(ctx)
+		v.Practitioners, v.Patients, v.Related = h.everyone(ctx, q)
 	}
 	h.render(w, r, http.StatusOK, ManagePage(v))
+}
+
+// grantRows gathers the grants into one row per app, in the order the
+// apps' first grants come (most recent expiry first).
+func (h *Handler) grantRows(ctx context.Context, grants []smart.AppGrant) []GrantRow {
+	var rows []GrantRow
+	at := map[string]int{}
+	patients := map[string][]string{}
+	for _, g := range grants {
+		i, ok := at[g.ClientID]
+		if !ok {
+			i = len(rows)
+			at[g.ClientID] = i
+			app := g.ClientID
+			if h.ClientName != nil {
+				if n := h.ClientName(ctx, g.ClientID); n != "" {
+					app = n
+				}
+			}
+			rows = append(rows, GrantRow{ClientID: g.ClientID, App: app, Expires: g.Expires.UTC().Format(time.DateTime + " UTC")})
+		}
+		row := &rows[i]
+		row.IDs = append(row.IDs, g.ID)
+		row.Launches++
+		for _, sc := range g.Scopes {
+			if !slices.Contains(row.Scopes, sc) {
+				row.Scopes = append(row.Scopes, sc)
+			}
+		}
+		if g.Patient != "" {
+			if name := h.personName(ctx, "Patient/"+g.Patient); !slices.Contains(patients[g.ClientID], name) {
+				patients[g.ClientID] = append(patients[g.ClientID], name)
+			}
+		}
+	}
+	for i := range rows {
+		rows[i].Patients = strings.Join(patients[rows[i].ClientID], ", ")
+	}
+	return rows
 }
 
 func (h *Handler) managePost(w http.ResponseWriter, r *http.Request) {
@@ -367,24 +408,30 @@ func (h *Handler) managePost(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, u, http.StatusSeeOther)
 }
 
-// everyone lists the people who can sign in to the manage page.
-func (h *Handler) everyone(ctx context.Context) []Person {
+// everyone lists the people who can sign in to the manage page, grouped
+// as on the login page and narrowed by q.
+func (h *Handler) everyone(ctx context.Context, q string) (practitioners, patients, related []Person) {
 	d := h.Directory
 	if d == nil {
-		return nil
+		return nil, nil, nil
 	}
-	var out []Person
-	pats, _ := d.SearchPatients(ctx, "", pickerLimit)
-	for _, p := range pats {
-		out = append(out, Person{Ref: "Patient/" + p.ID, Name: p.Name, Detail: personDetail(p, h.now())})
+	if page, err := d.PagePatients(ctx, q, 0, pickerLimit); err == nil {
+		for _, p := range page.Patients {
+			patients = append(patients, Person{Ref: "Patient/" + p.ID, Name: p.Name, Detail: personDetail(p, h.now())})
+		}
 	}
 	rps, _ := d.RelatedPersons(ctx)
 	for _, p := range rps {
-		out = append(out, Person{Ref: "RelatedPerson/" + p.ID, Name: p.Name, Detail: h.relatedDetail(ctx, p)})
+		detail := h.relatedDetail(ctx, p)
+		if matches(p, q) || strings.Contains(strings.ToLower(detail), strings.ToLower(q)) {
+			related = append(related, Person{Ref: "RelatedPerson/" + p.ID, Name: p.Name, Detail: detail})
+		}
 	}
 	prs, _ := d.Practitioners(ctx)
 	for _, p := range prs {
-		out = append(out, Person{Ref: "Practitioner/" + p.ID, Name: p.Name, Detail: p.Role})
+		if matches(p, q) {
+			practitioners = append(practitioners, Person{Ref: "Practitioner/" + p.ID, Name: p.Name, Detail: p.Role})
+		}
 	}
-	return out
+	return practitioners, patients, related
 }

@@ -89,13 +89,16 @@ type ConsentView struct {
 	Scopes      []ScopeItem
 }
 
-// GrantRow is one app's active access on the manage page.
+// GrantRow is one app's active access on the manage page: every token
+// family the app holds for the user, revoked together.
 type GrantRow struct {
-	ID      string // token family id (the revoke form's value)
-	Client  string
-	Scopes  string
-	Patient string
-	Expires string
+	IDs      []string // token family ids (the revoke form's values)
+	ClientID string
+	App      string // the app's registered name, else its client id
+	Scopes   []string
+	Patients string // whose records, by name
+	Launches int    // how many authorizations the row gathers
+	Expires  string // the latest expiry
 }
 
 // ManageView is the patient/user access-management page (SMART
@@ -103,8 +106,13 @@ type GrantRow struct {
 type ManageView struct {
 	CSRF   string
 	Action string
+	Query  string // the sign-in list's search
 	User   string // display name of the signed-in user; empty: not signed in
-	People []Person
-	Grants []GrantRow
-	Notice string
+	// The sign-in list, grouped as on the login page.
+	Practitioners []Person
+	Patients      []Person
+	Related       []Person
+	Grants        []GrantRow
+	Notice        string
+	Home          string // the launcher
 }

@@ -111,7 +111,12 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		TokenURL:   func() string { return auth.Endpoints().Token },
 		JWKSPolicy: jwks,
 	}
-	authPages := &authui.Handler{Directory: dir, Logger: s.Logger}
+	authPages := &authui.Handler{Directory: dir, Logger: s.Logger, ClientName: func(ctx context.Context, id string) string {
+		if c, err := registry.Get(ctx, id); err == nil {
+			return c.Name
+		}
+		return ""
+	}}
 	auth, err = authz.New(ctx, authz.Options{
 		Pages:      authPages,
 		Inspector:  insp,
