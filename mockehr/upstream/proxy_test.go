@@ -3,6 +3,7 @@ package upstream_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -421,5 +422,33 @@ func TestUpstreamNewRefusesBadURLs(t *testing.T) {
 		if _, err := upstream.New(upstream.Options{URL: u}); err == nil {
 			t.Errorf("New(%q) accepted", u)
 		}
+	}
+}
+
+// User info in the upstream URL becomes Basic authorization and leaves
+// the URL, so Base (logged at start-up) never shows it.
+func TestUpstreamUserInfoBecomesBasicAuth(t *testing.T) {
+	var got string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.Write([]byte(`{"resourceType":"Patient","id":"p1"}`))
+	}))
+	defer ts.Close()
+	u := strings.Replace(ts.URL, "http://", "http://ann:s3cret-pw@", 1) + "/fhir"
+	p, err := upstream.New(upstream.Options{URL: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(p.Base(), "s3cret") || p.Base() != ts.URL+"/fhir" {
+		t.Errorf("Base() = %q", p.Base())
+	}
+	if _, err := p.Patient(t.Context(), "p1"); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "/", nil)
+	req.SetBasicAuth("ann", "s3cret-pw")
+	if got != req.Header.Get("Authorization") {
+		t.Errorf("Authorization sent = %q", got)
 	}
 }
