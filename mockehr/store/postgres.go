@@ -141,11 +141,11 @@ func (d *DB) migratePostgres(ctx context.Context, owner string, steps []string) 
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLockKey)); err != nil {
 		return fmt.Errorf("migrate %s: lock: %w", owner, err)
 	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (owner TEXT NOT NULL, step INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (owner, step))`); err != nil {
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS ehrsim_migrations (owner TEXT NOT NULL, step INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (owner, step))`); err != nil {
 		return fmt.Errorf("migrations table: %w", err)
 	}
 	done := map[int]bool{}
-	rows, err := tx.QueryContext(ctx, `SELECT step FROM migrations WHERE owner = $1`, owner)
+	rows, err := tx.QueryContext(ctx, `SELECT step FROM ehrsim_migrations WHERE owner = $1`, owner)
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (d *DB) migratePostgres(ctx context.Context, owner string, steps []string) 
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("migrate %s step %d (postgres): %w", owner, i, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO migrations (owner, step) VALUES ($1, $2)`, owner, i); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO ehrsim_migrations (owner, step) VALUES ($1, $2)`, owner, i); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -150,5 +151,28 @@ func TestOpenPostgresErrors(t *testing.T) {
 	}
 	if bytes.Contains([]byte(err.Error()), []byte("hunter2")) {
 		t.Fatalf("the error shows the password: %v", err)
+	}
+}
+
+// TestPostgresSchemaThroughURL: search_path in the URL puts ehrsim's tables
+// in a schema of their own (docs/deploying.md).
+func TestPostgresSchemaThroughURL(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.URL(t)
+	plain := openT(t, t.TempDir(), u)
+	if _, err := plain.PG.Exec(`CREATE SCHEMA ehrsim`); err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	db := openT(t, t.TempDir(), u+sep+"search_path=ehrsim")
+	if _, err := db.Secret(ctx, "k", nil); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := plain.PG.QueryRow(`SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ehrsim' AND table_name IN ('secrets', 'ehrsim_migrations')`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("tables in schema ehrsim: %d, %v; want secrets and ehrsim_migrations", n, err)
 	}
 }
