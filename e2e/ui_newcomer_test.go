@@ -415,3 +415,36 @@ func TestNewcomerManageAppAccess(t *testing.T) {
 	expect(t, assert.Locator(page2.GetByRole("status")).ToContainText("Access revoked"))
 	expect(t, assert.Locator(page2.GetByText("No app has access to your data.")).ToBeVisible())
 }
+
+// Item 15: the Docs page explains the launch types, lists the demo
+// clients and the simulated errors, and links the OpenAPI document and
+// the testing guide.
+func TestNewcomerDocsPage(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	page := newPage(t)
+	goto_(t, page, s.URL+"/")
+	expect(t, role(page, "link", "Docs").Click())
+	contents := page.GetByRole("navigation", playwright.PageGetByRoleOptions{Name: "On this page"})
+	expect(t, contents.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "Simulated errors"}).Click())
+	errs := page.GetByRole("table").Filter(playwright.LocatorFilterOptions{HasText: "request_rate_limited"})
+	expect(t, assert.Locator(errs).ToContainText("FHIR rate limited"))
+	expect(t, assert.Locator(errs.Locator("tbody tr")).ToHaveCount(18))
+	clientsTable := page.GetByTestId("docs-demo-clients")
+	for _, id := range []string{"sample-app", "demo-public", "demo-confidential", "demo-asymmetric", "demo-backend"} {
+		expect(t, assert.Locator(clientsTable).ToContainText(id))
+	}
+	expect(t, assert.Locator(page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "docs/testing-with-ehrsim.md"})).ToHaveAttribute("href", regexp.MustCompile(`/docs/testing-with-ehrsim\.md$`)))
+	types := page.GetByTestId("docs-launch-types")
+	expect(t, assert.Locator(types).ToContainText("client_credentials"))
+	expect(t, types.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "Open the launcher for a Backend service"}).Click())
+	expect(t, assert.Locator(role(page, "radio", "Backend service")).ToBeChecked())
+
+	goto_(t, page, s.URL+"/docs")
+	resp, err := page.ExpectResponse(regexp.MustCompile(`/api/openapi\.json$`), func() error {
+		return page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "OpenAPI document", Exact: playwright.Bool(true)}).Click()
+	})
+	if err != nil || resp.Status() != 200 {
+		t.Fatalf("OpenAPI link: %v %v", resp, err)
+	}
+}

@@ -68,9 +68,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /clients/{id}/report", h.inspectReport)
 	mux.HandleFunc("GET /inspect", h.inspectList)
 	mux.HandleFunc("GET /inspect/{id}", h.inspectTimeline)
-	mux.HandleFunc("GET /docs", func(w http.ResponseWriter, r *http.Request) {
-		h.render(w, r, http.StatusOK, docsPage(DocsPage{BaseURL: h.base()}))
-	})
+	mux.HandleFunc("GET /docs", h.docs)
 	mux.HandleFunc("/", h.NotFound)
 }
 
