@@ -111,6 +111,17 @@ func (a *Access) Parse(typ string, body []byte) (*fhirstore.Resource, error) {
 	return a.rq.s.store.Parse(typ, body)
 }
 
+// ApplyPatch applies an RFC 6902 JSON Patch to a resource body exactly as
+// the store's PATCH does (its operations limit and "test" semantics), so a
+// patch can be judged on its result before it is written upstream.
+func (a *Access) ApplyPatch(doc, patch []byte) ([]byte, error) {
+	out, err := applyPatch(doc, patch)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SecurityFor is the rest.security element of this server's
 // CapabilityStatement on base.
 func (s *Server) securityFor(base string) map[string]any {

@@ -39,10 +39,12 @@
 //     parse) is dropped; when a match is dropped the Bundle's total is
 //     removed rather than left wrong.
 //
-//   - Writes are checked on both sides: the resource sent and, for update
-//     and delete, the upstream's current version. PATCH is forwarded only
-//     for tokens no compartment or granular scope restricts, since the
-//     patched result cannot be seen before the upstream stores it.
+//   - Writes are checked on both sides: the resource sent and, for update,
+//     patch and delete, the upstream's current version. A PATCH from a
+//     token no compartment or granular scope restricts is forwarded; any
+//     other is applied here (the store's JSON Patch code, through Access),
+//     its result judged like an update, and written with PUT and If-Match
+//     on the version it patched.
 //
 //   - URLs: the upstream's base, in Bundle fullUrl and link, absolute
 //     references, Location and Content-Location, is rewritten to the FHIR

@@ -299,15 +299,38 @@ func TestUpstreamWrites(t *testing.T) {
 	// p2's Observation: moving it into p1's compartment is not a way in.
 	e.do("PUT", tok, "Observation/o3", obs("o3", "p1"), ct...).want(t, 404, "OperationOutcome")
 	e.do("DELETE", tok, "Observation/o3", nil).want(t, 404, "OperationOutcome")
-	e.do("PATCH", tok, "Observation/o1", []byte(`[]`), "Content-Type", "application/json-patch+json").want(t, 403, "OperationOutcome")
+	// PATCH under a compartment: applied by ehrsim, judged, written with
+	// PUT on the version it patched.
+	jp := []string{"Content-Type", "application/json-patch+json"}
+	e.do("PATCH", tok, "Observation/o1", []byte(`[{"op":"replace","path":"/subject/reference","value":"Patient/p2"}]`), jp...).want(t, 403, "OperationOutcome")
+	e.do("PATCH", tok, "Observation/o3", []byte(`[{"op":"replace","path":"/status","value":"amended"}]`), jp...).want(t, 404, "OperationOutcome")
+	e.do("PATCH", tok, "Observation/o1", []byte(`[{"op":"test","path":"/status","value":"nope"}]`), jp...).want(t, 422, "OperationOutcome")
+	e.do("PATCH", tok, "Observation/o1", []byte(`[]`), append(jp, "If-Match", `W/"99"`)...).want(t, 412, "OperationOutcome")
 	if up.Received("PUT /fhir/Observation/o3") || up.Received("DELETE") || up.Received("PATCH") {
 		t.Errorf("a refused write reached the upstream: %v", up.Requests())
+	}
+	up.Reset()
+	e.do("PATCH", tok, "Observation/o1", []byte(`[{"op":"replace","path":"/subject/reference","value":"Patient/p2"}]`), jp...).want(t, 403, "OperationOutcome")
+	if up.Received("PUT") || up.Received("PATCH") {
+		t.Errorf("a patch moving o1 out of the compartment reached the upstream: %v", up.Requests())
+	}
+	r = e.do("PATCH", tok, "Observation/o1", []byte(`[{"op":"replace","path":"/status","value":"amended"}]`), jp...)
+	r.want(t, 200, "Observation")
+	if r.json(t)["status"] != "amended" || !up.Received("PUT /fhir/Observation/o1") {
+		t.Errorf("patched: %s (upstream %v)", r.body, up.Requests())
 	}
 	r = e.do("DELETE", tok, "Observation/o2", nil)
 	if r.status != 200 && r.status != 204 {
 		t.Fatalf("DELETE o2 = %d %s", r.status, r.body)
 	}
 	e.get(tok, "Observation/o2").want(t, 410, "OperationOutcome")
+	// Unrestricted, a PATCH is forwarded as it is.
+	user := e.token("user/*.cruds", "")
+	r = e.do("PATCH", user, "Condition/c1", []byte(`[{"op":"replace","path":"/onsetDateTime","value":"2016-01-01"}]`), jp...)
+	r.want(t, 200, "Condition")
+	if !up.Received("PATCH /fhir/Condition/c1") {
+		t.Errorf("an unrestricted PATCH was not forwarded: %v", up.Requests())
+	}
 	// Read-only scopes write nothing.
 	ro := e.token("patient/*.rs", "p1")
 	e.do("POST", ro, "Observation", obs("", "p1"), ct...).want(t, 403, "OperationOutcome")

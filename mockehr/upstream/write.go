@@ -51,30 +51,36 @@ func writePolicy(a *fhir.Access, typ string, in scopes.Interaction, res *fhirsto
 // current fetches and judges the upstream's version of typ/id; nil when
 // it does not exist.
 func (p *Proxy) current(a *fhir.Access, pol *fhir.Policy, typ, id string) (*fhirstore.Resource, error) {
+	cur, _, _, err := p.currentBody(a, pol, typ, id)
+	return cur, err
+}
+
+// currentBody is current with the upstream's body and ETag.
+func (p *Proxy) currentBody(a *fhir.Access, pol *fhir.Policy, typ, id string) (*fhirstore.Resource, []byte, string, error) {
 	resp, err := p.do(a.Request().Context(), http.MethodGet, typ+"/"+url.PathEscape(id), nil, nil, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
 	defer resp.Close()
 	body, err := p.readAll(resp)
 	if err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNotFound, http.StatusGone:
-		return nil, nil
+		return nil, nil, "", nil
 	default:
-		return nil, p.statusError(a, resp, body, typ+"/"+id)
+		return nil, nil, "", p.statusError(a, resp, body, typ+"/"+id)
 	}
 	cur, err := a.Parse(typ, body)
 	if err != nil {
-		return nil, fhir.Error(http.StatusBadGateway, "invalid", "the upstream FHIR server's "+typ+"/"+id+" cannot be read: "+err.Error())
+		return nil, nil, "", fhir.Error(http.StatusBadGateway, "invalid", "the upstream FHIR server's "+typ+"/"+id+" cannot be read: "+err.Error())
 	}
 	if err := pol.Check(cur); err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
-	return cur, nil
+	return cur, body, resp.Header.Get("ETag"), nil
 }
 
 func (p *Proxy) create(a *fhir.Access, typ string) error {
@@ -120,17 +126,16 @@ func (p *Proxy) update(a *fhir.Access, typ, id string) error {
 	return p.forwardWrite(a, http.MethodPut, typ+"/"+url.PathEscape(id), body)
 }
 
-// patch is forwarded only when nothing restricts the token's update
-// (no compartment, no granular filter): ehrsim cannot see the patched
-// result before the upstream stores it, so it could not keep a patch
-// from moving a resource out of reach. Restricted tokens use PUT.
+// patch: for a token that no compartment or granular scope restricts, the
+// PATCH is forwarded as it is. Otherwise ehrsim applies it itself to the
+// upstream's current version (the store's own JSON Patch code), judges the
+// result like an update, and writes it with PUT and If-Match on the
+// version it patched, so a concurrent change fails (412) rather than being
+// overwritten.
 func (p *Proxy) patch(a *fhir.Access, typ, id string) error {
 	pol, err := writePolicy(a, typ, scopes.Update, nil)
 	if err != nil {
 		return err
-	}
-	if pol.Confined || pol.Filters != nil {
-		return fhir.Error(http.StatusForbidden, "forbidden", "PATCH cannot be enforced in upstream mode for a token limited to a patient compartment or granular scopes: send the whole resource with PUT "+typ+"/"+id)
 	}
 	r := a.Request()
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json-patch+json" {
@@ -140,10 +145,38 @@ func (p *Proxy) patch(a *fhir.Access, typ, id string) error {
 	if err != nil {
 		return fhir.Error(http.StatusRequestEntityTooLarge, "too-costly", "request body: "+err.Error())
 	}
-	if _, err := p.current(a, pol, typ, id); err != nil {
+	cur, raw, etag, err := p.currentBody(a, pol, typ, id)
+	if err != nil {
 		return err
 	}
-	return p.forwardWrite(a, http.MethodPatch, typ+"/"+url.PathEscape(id), body)
+	if cur == nil {
+		return notFound(typ + "/" + id + " does not exist")
+	}
+	if !pol.Confined && pol.Filters == nil {
+		return p.forwardWrite(a, http.MethodPatch, typ+"/"+url.PathEscape(id), body)
+	}
+	if im := r.Header.Get("If-Match"); im != "" && versionOf(im) != versionOf(etag) {
+		return fhir.Error(http.StatusPreconditionFailed, "conflict", "If-Match "+strconv.Quote(im)+" is not the current version of "+typ+"/"+id)
+	}
+	patched, err := a.ApplyPatch(raw, body)
+	if err != nil {
+		return err
+	}
+	next, err := a.Parse(typ, patched)
+	if err != nil {
+		return fhir.Error(http.StatusUnprocessableEntity, "processable", "the patched "+typ+" is not valid: "+err.Error())
+	}
+	if next.ID != id {
+		return fhir.Error(http.StatusBadRequest, "invalid", "the patch must not change id")
+	}
+	if _, err := writePolicy(a, typ, scopes.Update, next); err != nil {
+		return err
+	}
+	hdr := http.Header{"Content-Type": {"application/fhir+json"}}
+	if etag != "" {
+		hdr.Set("If-Match", etag)
+	}
+	return p.forwardWriteHeader(a, http.MethodPut, typ+"/"+url.PathEscape(id), patched, hdr)
 }
 
 func (p *Proxy) delete(a *fhir.Access, typ, id string) error {
@@ -167,10 +200,14 @@ func (p *Proxy) delete(a *fhir.Access, typ, id string) error {
 // forwardWrite sends a checked write and relays the answer with its URLs
 // rewritten.
 func (p *Proxy) forwardWrite(a *fhir.Access, method, path string, body []byte) error {
-	r := a.Request()
 	hdr := http.Header{}
-	copyHeaders(hdr, r.Header, "Content-Type", "If-Match", "Prefer")
-	resp, err := p.do(r.Context(), method, path, nil, body, hdr)
+	copyHeaders(hdr, a.Request().Header, "Content-Type", "If-Match", "Prefer")
+	return p.forwardWriteHeader(a, method, path, body, hdr)
+}
+
+func (p *Proxy) forwardWriteHeader(a *fhir.Access, method, path string, body []byte, hdr http.Header) error {
+	copyHeaders(hdr, a.Request().Header, "Prefer")
+	resp, err := p.do(a.Request().Context(), method, path, nil, body, hdr)
 	if err != nil {
 		return err
 	}
@@ -195,4 +232,9 @@ func (p *Proxy) forwardWrite(a *fhir.Access, method, path string, body []byte) e
 	}
 	writeBody(a.Writer(), resp.StatusCode, p.rewrite(out, a.Base()))
 	return nil
+}
+
+// versionOf reads W/"3", "3" or 3 as 3.
+func versionOf(etag string) string {
+	return strings.Trim(strings.TrimPrefix(strings.TrimSpace(etag), "W/"), `"`)
 }
