@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ehrsim/ehrsim/cmd/ehrsim/app"
+	"github.com/ehrsim/ehrsim/internal/pgtest"
 )
 
 // TestMain runs the real main when re-executed by runMain, so the tests
@@ -26,7 +27,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m) // a PostgreSQL server for the kill test, started on first use
 }
 
 // runMain runs `ehrsim args…` in a child process and returns its exit code
