@@ -17,10 +17,11 @@ import (
 // without a resource (history deletions) and OperationOutcomes stay. When
 // a match is dropped the Bundle's total no longer holds and is removed.
 //
-// pageType, when set, is the searched type: paging links on the
-// upstream's bare base (HAPI's ?_getpages=…) become {base}/{pageType}?…,
-// which ehrsim serves (see page).
-func (p *Proxy) filterBundle(a *fhir.Access, body []byte, pageType string, keep func(mode string, r *fhirstore.Resource) bool) ([]byte, error) {
+// pagePath, when set, is what was asked (a type, or
+// Patient/{id}/$everything): paging links on the upstream's bare base
+// (HAPI's ?_getpages=…) become {base}/{pagePath}?…, which ehrsim serves
+// and judges again (see page).
+func (p *Proxy) filterBundle(a *fhir.Access, body []byte, pagePath string, keep func(mode string, r *fhirstore.Resource) bool) ([]byte, error) {
 	var b map[string]json.RawMessage
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, fhir.Error(http.StatusBadGateway, "invalid", "the upstream FHIR server's answer is not JSON")
@@ -82,8 +83,8 @@ func (p *Proxy) filterBundle(a *fhir.Access, body []byte, pageType string, keep 
 	}
 	a.SetTotal(total)
 	out := marshalResource(b)
-	if pageType != "" {
-		out = bytes.ReplaceAll(out, []byte(p.base+"?"), []byte(a.Base()+"/"+pageType+"?"))
+	if pagePath != "" {
+		out = bytes.ReplaceAll(out, []byte(p.base+"?"), []byte(a.Base()+"/"+pagePath+"?"))
 	}
 	return p.rewrite(out, a.Base()), nil
 }

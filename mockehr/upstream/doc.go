@@ -77,6 +77,7 @@
 //     parameters and judges that page like the first one.
 //
 // Only resource types ehrsim knows (fhirstore.Types) are offered, since
-// only their compartment and search parameters can be judged. Paging links
-// inside $everything and history answers are rewritten but not re-routed.
+// only their compartment and search parameters can be judged. $everything's
+// paging links come back to $everything the same way; history's are
+// rewritten but not re-routed.
 package upstream

@@ -71,7 +71,16 @@ func stub(t *testing.T) *httptest.Server {
 						"resource": map[string]any{"resourceType": "Basic", "id": "z"}},
 				}})
 			w.Write(b)
+		case "/fhir/Patient/p1/$everything":
+			w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"` + base + `?_getpages=ev1&_getpagesoffset=1"}],` +
+				`"entry":[{"fullUrl":"` + base + `/Patient/p1","resource":{"resourceType":"Patient","id":"p1"}}]}`))
 		case "/fhir": // a HAPI-style page of a stored search
+			if r.URL.Query().Get("_getpages") == "ev1" {
+				w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[` +
+					`{"resource":{"resourceType":"Observation","id":"f","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}}},` +
+					`{"resource":{"resourceType":"Observation","id":"g","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p2"}}}]}`))
+				return
+			}
 			if r.URL.Query().Get("_getpages") != "abc" {
 				w.WriteHeader(404)
 				return
@@ -231,6 +240,20 @@ func TestUpstreamMisbehavingAnswersAreJudged(t *testing.T) {
 	if !strings.Contains(strings.ReplaceAll(string(r.body), `\u0026`, "&"), page) || strings.Contains(string(r.body), s.URL) {
 		t.Errorf("streamed paging link: %s", r.body)
 	}
+	// $everything's paging links come back to $everything, judged again.
+	r = e.get(tok, "Patient/p1/$everything")
+	r.want(t, 200, "Bundle")
+	evPage := e.base + "/Patient/p1/$everything?_getpages=ev1&_getpagesoffset=1"
+	if !strings.Contains(string(r.body), evPage) {
+		t.Fatalf("$everything paging link not re-routed to %s: %s", evPage, r.body)
+	}
+	r = e.get(tok, "Patient/p1/$everything?_getpages=ev1&_getpagesoffset=1")
+	r.want(t, 200, "Bundle")
+	if got := r.ids(t); !slices.Equal(got, []string{"Observation/f"}) {
+		t.Errorf("judged $everything page = %v", got)
+	}
+	e.get(tok, "Patient/p2/$everything?_getpages=ev1").want(t, 404, "OperationOutcome")
+	e.get(tok, "Patient/p1/$everything?_getpages=ev1&_type=Condition").want(t, 400, "OperationOutcome")
 	// A read whose answer is another patient's: 404.
 	e.get(tok, "Observation/o1").want(t, 404, "OperationOutcome")
 	// A read answered with another resource than asked: 502.

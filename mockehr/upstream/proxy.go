@@ -340,9 +340,24 @@ func (p *Proxy) operation(a *fhir.Access, typ, id, op string) error {
 	if _, err := readPolicy(a, typ, id); err != nil {
 		return err
 	}
+	params := a.Request().URL.Query()
+	path := "Patient/" + url.PathEscape(id) + "/$everything"
+	if params.Has("_getpages") {
+		// A page of the upstream's stored $everything (its paging link,
+		// re-routed here so the patient is checked again).
+		path = ""
+		for k := range params {
+			if !pageParams[k] {
+				return fhir.Error(http.StatusBadRequest, "invalid", k+": a paging request (_getpages) takes only the parameters of its link")
+			}
+		}
+		params.Del("_format")
+	}
 	fwd := url.Values{}
-	for k, vs := range a.Request().URL.Query() {
+	for k, vs := range params {
 		switch k {
+		case "_getpages", "_getpagesoffset", "_bundletype", "_pretty":
+			fwd[k] = vs
 		case "_count", "_offset":
 			for _, v := range vs {
 				if n, err := strconv.Atoi(v); err != nil || n < 0 {
@@ -355,7 +370,7 @@ func (p *Proxy) operation(a *fhir.Access, typ, id, op string) error {
 			return fhir.Error(http.StatusBadRequest, "invalid", k+": $everything supports only _count and _offset")
 		}
 	}
-	resp, err := p.do(a.Request().Context(), http.MethodGet, "Patient/"+url.PathEscape(id)+"/$everything", fwd, nil, nil)
+	resp, err := p.do(a.Request().Context(), http.MethodGet, path, fwd, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -368,7 +383,7 @@ func (p *Proxy) operation(a *fhir.Access, typ, id, op string) error {
 		return p.statusError(a, resp, body, "Patient/"+id+"/$everything")
 	}
 	reads := &policies{a: a, in: scopes.Read}
-	out, err := p.filterBundle(a, body, "", func(_ string, res *fhirstore.Resource) bool {
+	out, err := p.filterBundle(a, body, "Patient/"+id+"/$everything", func(_ string, res *fhirstore.Resource) bool {
 		return reads.get(res.Type).Check(res) == nil
 	})
 	if err != nil {
