@@ -147,6 +147,11 @@ func TestUpstreamSearchConfinedToCompartment(t *testing.T) {
 			t.Errorf("%s: the compartment (%s) was not sent upstream: %v", c.query, want, up.Requests())
 		}
 	}
+	// Included resources of a type the token does not cover are dropped.
+	obsOnly := e.token("patient/Observation.rs", "p1")
+	if got := e.get(obsOnly, "Observation?_include=Observation:subject").ids(t); !slices.Equal(got, []string{"Observation/o1", "Observation/o2"}) {
+		t.Errorf("includes of an uncovered type: %v", got)
+	}
 	// POST _search goes through the same checks.
 	r := e.do("POST", tok, "Observation/_search", []byte("patient=p2"), "Content-Type", "application/x-www-form-urlencoded")
 	r.want(t, 200, "Bundle")
