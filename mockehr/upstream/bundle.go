@@ -21,7 +21,7 @@ import (
 // Patient/{id}/$everything): paging links on the upstream's bare base
 // (HAPI's ?_getpages=…) become {base}/{pagePath}?…, which ehrsim serves
 // and judges again (see page).
-func (p *Proxy) filterBundle(a *fhir.Access, body []byte, pagePath string, keep func(mode string, r *fhirstore.Resource) bool) ([]byte, error) {
+func (p *Proxy) filterBundle(a *fhir.Access, body []byte, pagePath string, warnings []string, keep func(mode string, r *fhirstore.Resource) bool) ([]byte, error) {
 	var b map[string]json.RawMessage
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, fhir.Error(http.StatusBadGateway, "invalid", "the upstream FHIR server's answer is not JSON")
@@ -37,7 +37,12 @@ func (p *Proxy) filterBundle(a *fhir.Access, body []byte, pagePath string, keep 
 			return nil, fhir.Error(http.StatusBadGateway, "invalid", "the upstream FHIR server's Bundle has malformed entries")
 		}
 	}
-	kept := entries[:0]
+	kept := make([]map[string]json.RawMessage, 0, len(entries)+len(warnings))
+	for _, w := range warnings {
+		oo, _ := json.Marshal(map[string]any{"resourceType": "OperationOutcome",
+			"issue": []map[string]string{{"severity": "warning", "code": "not-supported", "diagnostics": w}}})
+		kept = append(kept, map[string]json.RawMessage{"resource": oo, "search": json.RawMessage(`{"mode":"outcome"}`)})
+	}
 	droppedMatch := false
 	for _, e := range entries {
 		var mode string

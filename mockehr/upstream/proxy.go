@@ -209,7 +209,7 @@ func (p *Proxy) search(a *fhir.Access, typ string, params url.Values) error {
 	if params.Has("_getpages") {
 		return p.page(a, typ, pol, params)
 	}
-	q, err := fhirstore.ParseQuery(typ, params, false)
+	q, err := fhirstore.ParseQuery(typ, params, lenient(a.Request()))
 	if err != nil {
 		return fhir.Error(http.StatusBadRequest, "invalid", err.Error()+" (in upstream mode, ehrsim forwards only the search parameters it can confine to what the token may see)")
 	}
@@ -251,25 +251,30 @@ func (p *Proxy) search(a *fhir.Access, typ string, params url.Values) error {
 		}
 		return p.statusError(a, resp, body, typ+" search")
 	}
-	if !pol.Confined && pol.Filters == nil && len(q.Include) == 0 && len(q.RevInclude) == 0 {
+	var warnings []string
+	for _, ig := range q.Ignored {
+		warnings = append(warnings, "ignored (Prefer: handling=lenient): "+ig)
+	}
+	if !pol.Confined && pol.Filters == nil && len(q.Include) == 0 && len(q.RevInclude) == 0 && len(warnings) == 0 {
 		// Nothing to filter: every match is of a type and in a set the
 		// token may search. The answer is streamed, URLs rewritten.
 		return p.stream(a, resp, typ)
 	}
-	return p.judgeSearchset(a, typ, resp)
+	return p.judgeSearchset(a, typ, resp, warnings...)
 }
 
 // judgeSearchset reads a searchset whole and keeps what the token may
 // see: matches of typ under the search decision, other entries under the
 // read decision of their type (a match of another type is dropped).
-func (p *Proxy) judgeSearchset(a *fhir.Access, typ string, resp *response) error {
+// warnings become OperationOutcome entries (search mode "outcome").
+func (p *Proxy) judgeSearchset(a *fhir.Access, typ string, resp *response, warnings ...string) error {
 	body, err := p.readAll(resp)
 	if err != nil {
 		return err
 	}
 	matches := &policies{a: a, in: scopes.Search}
 	reads := &policies{a: a, in: scopes.Read}
-	out, err := p.filterBundle(a, body, typ, func(mode string, res *fhirstore.Resource) bool {
+	out, err := p.filterBundle(a, body, typ, warnings, func(mode string, res *fhirstore.Resource) bool {
 		switch {
 		case (mode == "match" || mode == "") && res.Type == typ: // some servers leave out search.mode
 			return matches.get(typ).Check(res) == nil
@@ -383,7 +388,7 @@ func (p *Proxy) operation(a *fhir.Access, typ, id, op string) error {
 		return p.statusError(a, resp, body, "Patient/"+id+"/$everything")
 	}
 	reads := &policies{a: a, in: scopes.Read}
-	out, err := p.filterBundle(a, body, "Patient/"+id+"/$everything", func(_ string, res *fhirstore.Resource) bool {
+	out, err := p.filterBundle(a, body, "Patient/"+id+"/$everything", nil, func(_ string, res *fhirstore.Resource) bool {
 		return reads.get(res.Type).Check(res) == nil
 	})
 	if err != nil {
@@ -413,7 +418,7 @@ func (p *Proxy) history(a *fhir.Access, typ, id string) error {
 		return p.statusError(a, resp, body, typ+"/"+id+"/_history")
 	}
 	kept := 0
-	out, err := p.filterBundle(a, body, "", func(_ string, res *fhirstore.Resource) bool {
+	out, err := p.filterBundle(a, body, "", nil, func(_ string, res *fhirstore.Resource) bool {
 		ok := res.Type == typ && res.ID == id && pol.Check(res) == nil
 		if ok {
 			kept++
@@ -540,4 +545,18 @@ func (p *Proxy) scrub(b []byte) []byte {
 		}
 	}
 	return b
+}
+
+// lenient reports Prefer: handling=lenient (FHIR R4 search §errors): then,
+// as in the store, parameters ehrsim cannot use are left out (and not
+// forwarded) with a warning instead of a 400.
+func lenient(r *http.Request) bool {
+	for _, v := range r.Header.Values("Prefer") {
+		for _, part := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), "handling=lenient") {
+				return true
+			}
+		}
+	}
+	return false
 }

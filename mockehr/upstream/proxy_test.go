@@ -199,6 +199,17 @@ func TestUpstreamUnenforceableSearchRefused(t *testing.T) {
 			t.Errorf("%s reached the upstream: %v", c.query, up.Requests())
 		}
 	}
+	// Prefer: handling=lenient leaves such parameters out (never sends
+	// them) and says so, as the store does.
+	up.Reset()
+	r := e.do("GET", tok, "Observation?subject.name=Bob&code=8867-4", nil, "Prefer", "handling=lenient")
+	r.want(t, 200, "Bundle")
+	if got := r.ids(t); !slices.Equal(got, []string{"OperationOutcome/", "Observation/o1"}) || !strings.Contains(string(r.body), "subject.name") {
+		t.Errorf("lenient search = %v: %s", got, r.body)
+	}
+	if up.Received("subject.name") || !up.Received("code=8867-4") {
+		t.Errorf("lenient search sent upstream: %v", up.Requests())
+	}
 	// An unknown resource type is not offered.
 	e.get(tok, "Basic?code=x").want(t, 404, "OperationOutcome")
 }
