@@ -69,6 +69,18 @@ func BenchmarkUpstreamRead(b *testing.B) {
 			proxied()
 		}
 	})
+	// A compartment type: its patient reference is parsed and indexed by
+	// the store's code before the compartment check.
+	b.Run("direct-observation", func(b *testing.B) {
+		for b.Loop() {
+			get(up.URL+"/Observation/o1", upstreamtest.Token)
+		}
+	})
+	b.Run("proxied-observation", func(b *testing.B) {
+		for b.Loop() {
+			get(e.base+"/Observation/o1", tok)
+		}
+	})
 	b.Run("floor", func(b *testing.B) {
 		for b.Loop() {
 			floor()
