@@ -214,15 +214,16 @@ func (p *Proxy) search(a *fhir.Access, typ string, params url.Values) error {
 		return fhir.Error(http.StatusBadRequest, "invalid", err.Error()+" (in upstream mode, ehrsim forwards only the search parameters it can confine to what the token may see)")
 	}
 	// Exactly what was parsed goes upstream: the parameters the parser
-	// kept, and the paging ones it checked.
+	// kept, and the paging values it read.
 	fwd := url.Values{}
 	for k, vs := range q.Canonical {
 		fwd[k] = slices.Clone(vs)
 	}
-	for _, k := range []string{"_count", "_offset"} {
-		if vs, ok := params[k]; ok {
-			fwd[k] = slices.Clone(vs)
-		}
+	if q.Count >= 0 {
+		fwd.Set("_count", strconv.Itoa(q.Count))
+	}
+	if q.Offset > 0 {
+		fwd.Set("_offset", strconv.Itoa(q.Offset))
 	}
 	if pol.Confined {
 		if pol.Compartment == "" {
