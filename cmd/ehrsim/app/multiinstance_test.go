@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -160,4 +163,98 @@ func demoPatient(t *testing.T, base, token string) string {
 		t.Fatalf("Patient search: %d %v", code, bundle)
 	}
 	return entries[0].(map[string]any)["resource"].(map[string]any)["id"].(string)
+}
+
+// roundRobin starts a reverse proxy that sends each request to the next of
+// the backends set later (both instances need the proxy's URL as their
+// --base-url before they start).
+type roundRobin struct {
+	*httptest.Server
+	mu       sync.Mutex
+	backends []*url.URL
+	next     int
+}
+
+func newRoundRobin(t *testing.T) *roundRobin {
+	rr := &roundRobin{}
+	rr.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rr.mu.Lock()
+		target := rr.backends[rr.next%len(rr.backends)]
+		rr.next++
+		rr.mu.Unlock()
+		p := httputil.NewSingleHostReverseProxy(target)
+		p.ServeHTTP(w, r)
+	}))
+	t.Cleanup(rr.Close)
+	return rr
+}
+
+// TestRoundRobinSharedState: two instances on one PostgreSQL behind a
+// round-robin proxy, so each request of a sequence lands on the other
+// instance: readiness, a launch minted on one and read on the other, a
+// client registered on one and read on the other, a backend token on one
+// and its assertion replayed on the other, and one issuer and key set on
+// both. (Tokens are still kept per instance, so a request bearing a token
+// is not part of this sequence yet.)
+func TestRoundRobinSharedState(t *testing.T) {
+	u := pgtest.URL(t)
+	rr := newRoundRobin(t)
+	for range 2 {
+		s, err := Start(context.Background(), []string{"--listen", "127.0.0.1:0", "--base-url", rr.URL, "--data-dir", t.TempDir(), "--database-url", u, "--log-level", "error"}, env(nil), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Shutdown(context.Background()) })
+		target, _ := url.Parse("http://" + s.Addr)
+		rr.backends = append(rr.backends, target)
+	}
+	get := func(path string) (int, []byte) {
+		resp, err := http.Get(rr.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	for range 2 {
+		if code, _ := get("/readyz"); code != http.StatusOK {
+			t.Fatalf("/readyz through the proxy: %d", code)
+		}
+	}
+	resp, err := http.Post(rr.URL+"/api/launches", "application/json", strings.NewReader(`{"launch_type":"provider-ehr"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var minted struct{ ID string }
+	json.NewDecoder(resp.Body).Decode(&minted)
+	resp.Body.Close()
+	if code, b := get("/api/launches/" + minted.ID); code != http.StatusOK {
+		t.Fatalf("launch minted on one instance, read on the other: %d %s", code, b)
+	}
+	c := newBackendClient(t, "rr-backend")
+	c.register(t, rr.URL)
+	if code, b := get("/api/clients/rr-backend"); code != http.StatusOK {
+		t.Fatalf("client registered on one instance, read on the other: %d %s", code, b)
+	}
+	a := c.assertion(t, rr.URL, "rr-jti")
+	if code, out := c.token(rr.URL, a); code != http.StatusOK {
+		t.Fatalf("token: %d %v", code, out)
+	}
+	if code, out := c.token(rr.URL, a); code != http.StatusUnauthorized || out["error"] != "invalid_client" {
+		t.Fatalf("the same assertion on the other instance: %d %v; want 401 invalid_client", code, out)
+	}
+	_, k1 := get("/auth/keys")
+	_, k2 := get("/auth/keys")
+	if string(k1) != string(k2) {
+		t.Fatalf("the instances publish different keys:\n%s\n%s", k1, k2)
+	}
+	for range 2 {
+		_, d := get("/auth/.well-known/openid-configuration")
+		var disc struct{ Issuer string }
+		json.Unmarshal(d, &disc)
+		if disc.Issuer != rr.URL+"/auth" {
+			t.Fatalf("issuer %q, want the proxy's %s/auth", disc.Issuer, rr.URL)
+		}
+	}
 }
