@@ -68,6 +68,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	go tuneGC(ctx)
 	select {
 	case <-ctx.Done():
 	case err := <-s.served:
@@ -87,8 +88,9 @@ Usage:
   ehrsim healthcheck [--url URL]    probe a running server's /readyz; exit 0 when ready
   ehrsim fixtures generate [flags]  write a synthetic FHIR data set (see --help)
   ehrsim keys rotate [flags]        rotate the token signing key (same flags as serve)
-  ehrsim load [--url URL] [--concurrency 16] [--duration 10s]
-                                    drive full EHR launches against a running server, print launches/s
+  ehrsim load [--url URL] [--concurrency 16] [--duration 10s] [--mixed | --suite]
+                                    drive full EHR launches against a running server, print launches/s;
+                                    --suite: every hot path beside the RS256 and hello-world baselines
   ehrsim report --client ID [--url URL] [--format text|json|junit]
                                     print a client's conformance report from a running server;
                                     exit 1 when an error-severity rule failed, 2 when it cannot be read
