@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/ehrsim/ehrsim/mockehr/apierr"
+	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
 // MaxRequestBody bounds POST /api/launches bodies.
@@ -102,6 +103,11 @@ func (s *Service) details(l *Launch, used bool) *Details {
 
 func (s *Service) internal(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.ErrorContext(r.Context(), "launch API", "path", r.URL.Path, "err", err)
+	if errors.Is(err, smart.ErrUnavailable) {
+		w.Header().Set("Retry-After", "5")
+		apierr.Write(w, http.StatusServiceUnavailable, apierr.Unavailable, "", err.Error())
+		return
+	}
 	apierr.WriteServerError(w)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ehrsim/ehrsim/mockehr/smart"
+	"github.com/ehrsim/ehrsim/mockehr/smarttest"
 )
 
 func TestBadInputNamesTheField(t *testing.T) {
@@ -285,5 +289,23 @@ func TestHTTPRoundTripEveryField(t *testing.T) {
 				t.Errorf("%s: got %v, sent %v", k, d[k], v)
 			}
 		}
+	}
+}
+
+// A data source that is down (an upstream FHIR server) is a 503 naming it,
+// with Retry-After, not an internal error; the launch API answers again
+// when it is back.
+func TestMintWhileTheDirectoryIsDown(t *testing.T) {
+	e := newEnv(t, "")
+	dir := e.svc.dir.(*smarttest.Directory)
+	dir.Down = fmt.Errorf("the upstream FHIR server refused the connection (%w)", smart.ErrUnavailable)
+	status, body, h := e.post(`{"launch_type":"provider-ehr","patient":"pt-1"}`)
+	if status != http.StatusServiceUnavailable || body["error"] != "unavailable" || h.Get("Retry-After") == "" ||
+		!strings.Contains(fmt.Sprint(body["error_description"]), "refused the connection") {
+		t.Fatalf("directory down: %d %v %v", status, body, h)
+	}
+	dir.Down = nil
+	if status, body, _ := e.post(`{"launch_type":"provider-ehr","patient":"pt-1"}`); status != http.StatusCreated {
+		t.Fatalf("directory back: %d %v", status, body)
 	}
 }

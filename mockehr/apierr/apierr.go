@@ -15,6 +15,7 @@ const (
 	RequestTooLarge      = "request_too_large"      // 413
 	UnsupportedMediaType = "unsupported_media_type" // 415
 	ServerError          = "server_error"           // 500: the details are in the server log only
+	Unavailable          = "unavailable"            // 503: a data source ehrsim depends on is down; the message says which
 )
 
 // Body is the JSON body of every /api/* error answer.

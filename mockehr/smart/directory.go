@@ -9,6 +9,11 @@ import (
 // ErrNotFound is returned by Directory lookups for an unknown id.
 var ErrNotFound = errors.New("not found")
 
+// ErrUnavailable is in a Directory error when the data cannot be read now
+// (an upstream FHIR server down, slow or refusing): a condition to report
+// as 503 with its message, not an internal error.
+var ErrUnavailable = errors.New("the FHIR server holding the data is unavailable")
+
 // PersonSummary is what pickers, login pages, banners and the launcher show
 // about a Patient, Practitioner or RelatedPerson.
 type PersonSummary struct {

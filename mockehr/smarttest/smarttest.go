@@ -28,6 +28,9 @@ type Directory struct {
 	// people and encounters above; AnyResource makes every reference exist.
 	Resources   map[string]bool
 	AnyResource bool
+	// Down, when set, is the answer of Patient, Practitioner and Encounters
+	// (a data source that is unavailable; wrap smart.ErrUnavailable).
+	Down error
 }
 
 var _ smart.Directory = (*Directory)(nil)
@@ -45,10 +48,16 @@ func find(list []smart.PersonSummary, id string) (smart.PersonSummary, error) {
 }
 
 func (d *Directory) Patient(_ context.Context, id string) (smart.PersonSummary, error) {
+	if d.Down != nil {
+		return smart.PersonSummary{}, d.Down
+	}
 	return find(d.Patients, id)
 }
 
 func (d *Directory) Practitioner(_ context.Context, id string) (smart.PersonSummary, error) {
+	if d.Down != nil {
+		return smart.PersonSummary{}, d.Down
+	}
 	return find(d.PractitionerList, id)
 }
 
@@ -98,6 +107,9 @@ func (d *Directory) RelatedPersons(context.Context) ([]smart.PersonSummary, erro
 }
 
 func (d *Directory) Encounters(_ context.Context, patientID string) ([]smart.EncounterSummary, error) {
+	if d.Down != nil {
+		return nil, d.Down
+	}
 	var out []smart.EncounterSummary
 	for _, e := range d.EncounterList {
 		if e.PatientID == patientID {

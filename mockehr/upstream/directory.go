@@ -34,7 +34,7 @@ const (
 // the upstream could not be asked (down, slow, refusing ehrsim's
 // credential, answering nonsense). errors.Is(err, ErrUnavailable) lets a
 // page say so instead of a generic failure.
-var ErrUnavailable = errors.New("the upstream FHIR server is unavailable")
+var ErrUnavailable = fmt.Errorf("the upstream FHIR server is unavailable (%w)", smart.ErrUnavailable)
 
 type dirError struct{ err error }
 
