@@ -127,3 +127,28 @@ func TestRevocationHoldsUnderEvictionChurn(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTokenSave is the database write of a code exchange: a family,
+// its access and refresh tokens and the code's row, in one transaction.
+func BenchmarkTokenSave(b *testing.B) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if err := migrate(ctx, db); err != nil {
+		b.Fatal(err)
+	}
+	ts := newTokenStore(db, time.Now)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		fam := &family{ID: fmt.Sprint("f", i), ClientID: "c", Subject: "u", Scopes: []string{"launch", "offline_access", "patient/*.rs"},
+			Context: smart.LaunchContext{Patient: "p-1"}, ExpiresAt: time.Now().Add(time.Hour), RefreshTTL: time.Hour}
+		at := ts.mint(kindAccess, fam, fam.Scopes, time.Hour)
+		rt := ts.mint(kindRefresh, fam, fam.Scopes, time.Hour)
+		if err := ts.save(ctx, fam, true, fmt.Sprint("code-", i), nil, "", at, rt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
