@@ -52,9 +52,19 @@
 //     authz_tokens; hashes only, never the handle) make tokens survive a
 //     restart: a token not in memory is read once by its hash on first use
 //     (start-up does not grow with tokens issued), and revocations of
-//     families not loaded yet are written to disk.
+//     families not loaded yet are written to disk. The index is a bounded
+//     cache (8,192 tokens; families held weakly), so memory does not grow
+//     with tokens issued; revocation writes the database first and then
+//     marks what memory holds, and a load that raced a revocation checks
+//     again (tokens.go), so eviction never revives a revoked token.
+//     Rotating a refresh token is one conditional UPDATE: of concurrent
+//     refreshes with one token, one wins.
 //   - Authorization codes are 256-bit random handles too, single use; a
 //     replayed code revokes everything issued from it (RFC 6749 §4.1.2).
+//     The code's hash is saved with the family it produced (a row of kind
+//     "code" in authz_tokens), so a replay is recognised for the family's
+//     lifetime, after a restart and on another instance sharing the
+//     database; memory only holds a code until its family is saved.
 //   - Every token family (one authorization) carries its launch context and
 //     its client rules, so token, refresh and introspection responses repeat
 //     the same context and refreshes are checked against the rules the
