@@ -25,11 +25,16 @@
 //
 // # Storage and bounds
 //
-// Events are kept in memory per launch, for the last MaxLaunches launches
-// (default 1,000; older launches are dropped whole), and written behind to
-// the Store (SQLite: table inspect_events) by one background writer in
-// batches, so recording costs the request path no database round trip and
-// a restarted server, or another instance sharing the database, reads the
-// same timelines. Subscribers (server-sent events on the timeline page and
+// Events are written behind to the Store (SQLite: table inspect_events) by
+// one background writer in batches, so recording costs the request path no
+// database round trip and a restarted server, or another instance sharing
+// the database, reads the same timelines; timelines are read from there.
+// Memory keeps, for the last MaxLaunches launches (default 1,000; older
+// launches are dropped whole), only what the request path consults: a
+// launch's start, its event count and its authorize events (without a
+// Store, memory keeps every event). A launch records its first 200 routine
+// events (successful FHIR requests and introspections) and then a marker;
+// later routine ones are skipped before they are built (SkipRoutine), while
+// errors are always recorded; one launch records at most 2,000 events. Subscribers (server-sent events on the timeline page and
 // the JSON API) get each new event of their launch as it is recorded.
 package inspect
