@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ehrsim/ehrsim/launcher"
 )
@@ -140,4 +141,32 @@ func TestREF01_PublicClientRefreshWithoutClientID(t *testing.T) {
 	conf := refreshable(t, h, "offline_access", "patient/*.rs")
 	resp, body = h.tokenPost(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {conf["refresh_token"].(string)}}, "", "")
 	wantError(t, resp, body, 401, "invalid_client")
+}
+
+// A refresh extends its family in the same transaction as the rotation:
+// tokens refreshed late in the family's life keep working past its first
+// expiry, after a restart too (the extension is on disk, not only in
+// memory).
+func TestRefreshExtendsTheFamily(t *testing.T) {
+	h := newTestServer(t)
+	rt := refreshable(t, h, "offline_access", "patient/*.rs")["refresh_token"].(string)
+	e, ok := h.srv.tokens.lookup(rt)
+	if !ok {
+		t.Fatal("refresh token unknown")
+	}
+	first := e.fam.ExpiresAt
+	h.clock.Add(first.Sub(h.clock.Now()) - time.Minute) // a minute before the family would end
+	resp, body := refresh(h, rt, "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %v", resp.StatusCode, body)
+	}
+	h.restart()
+	h.clock.Add(2 * time.Minute) // past the first expiry
+	if err := h.srv.tokens.sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = refresh(h, body["refresh_token"].(string), "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("refresh after the family's first expiry and a restart: %d %v", resp.StatusCode, body)
+	}
 }

@@ -259,11 +259,7 @@ func (s *Server) refresh(ctx context.Context, def *clientDef, form url.Values) (
 	if err != nil {
 		return nil, err
 	}
-	until := s.now().Add(max(fam.RefreshTTL, fam.AccessTTL))
-	if err := s.tokens.extendFamily(ctx, fam, until); err != nil {
-		s.log.WarnContext(ctx, "extending the token family failed", "family", fam.ID, "err", err)
-	}
-	s.rememberClient(ctx, &fam.Client, until)
+	s.rememberClient(ctx, &fam.Client, refreshedUntil(fam, s.now()))
 	return resp, nil
 }
 

@@ -287,7 +287,8 @@ func (ts *tokenStore) mint(kind string, fam *family, scopes []string, ttl time.D
 }
 
 // save persists a new family (when isNew) and tokens in one transaction,
-// retires the rotated refresh token (when not nil), then indexes the tokens.
+// retires the rotated refresh token (when not nil; a check-and-set) and
+// extends its family, then indexes the tokens.
 //
 // code is the authorization code a new family was issued from ("" for
 // none): its hash is saved with the family, so a replay of the code is
@@ -315,6 +316,7 @@ func (ts *tokenStore) save(ctx context.Context, fam *family, isNew bool, code st
 		}
 	}
 	var rotatedHash [32]byte
+	var extendTo time.Time
 	if rotated != nil {
 		// The check-and-set of rotation: of two refreshes racing with one
 		// token (on this instance or another), one retires it, the other
@@ -328,6 +330,11 @@ func (ts *tokenStore) save(ctx context.Context, fam *family, isNew bool, code st
 			return err
 		} else if n != 1 {
 			return errRefreshUsed
+		}
+		// A refresh pushes the family's expiry out, in the same transaction.
+		extendTo = refreshedUntil(fam, ts.now())
+		if _, err := tx.ExecContext(ctx, `UPDATE authz_families SET expires_at = max(expires_at, ?) WHERE id = ?`, extendTo.Unix(), fam.ID); err != nil {
+			return err
 		}
 	}
 	hashes := make([][32]byte, len(toks))
@@ -345,6 +352,11 @@ func (ts *tokenStore) save(ctx context.Context, fam *family, isNew bool, code st
 	}
 	if rotated != nil {
 		ts.markRevoked(rotatedHash, rotated)
+		ts.famMu.Lock()
+		if extendTo.After(fam.ExpiresAt) {
+			fam.ExpiresAt = extendTo
+		}
+		ts.famMu.Unlock()
 	}
 	if isNew {
 		ts.famMu.Lock()
@@ -357,15 +369,9 @@ func (ts *tokenStore) save(ctx context.Context, fam *family, isNew bool, code st
 	return nil
 }
 
-// extendFamily pushes the family's expiry out after a refresh.
-func (ts *tokenStore) extendFamily(ctx context.Context, fam *family, until time.Time) error {
-	ts.famMu.Lock()
-	if until.After(fam.ExpiresAt) {
-		fam.ExpiresAt = until
-	}
-	ts.famMu.Unlock()
-	_, err := ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET expires_at = max(expires_at, ?) WHERE id = ?`, until.Unix(), fam.ID)
-	return err
+// refreshedUntil is how long a family lives after a refresh at now.
+func refreshedUntil(fam *family, now time.Time) time.Time {
+	return now.Add(max(fam.RefreshTTL, fam.AccessTTL))
 }
 
 // errRefreshUsed is a refresh token retired by a concurrent refresh.
