@@ -193,8 +193,16 @@ func TestNewcomerAuthErrorPage(t *testing.T) {
 	if n := strings.Count(strings.ToLower(text), "no code") + strings.Count(strings.ToLower(text), "no authorization code"); n != 1 {
 		t.Errorf("the page says %d times that no code was issued: %q", n, text)
 	}
+	inspect, err := frame.GetByRole("link", playwright.FrameLocatorGetByRoleOptions{Name: "Inspect this launch"}).GetAttribute("href")
+	if err != nil || !strings.Contains(inspect, "/inspect?launch=") {
+		t.Fatalf("inspector link %q (%v)", inspect, err)
+	}
 	expect(t, frame.GetByRole("link", playwright.FrameLocatorGetByRoleOptions{Name: "Back to the launcher"}).Click())
 	expect(t, assert.Page(page).ToHaveTitle("Launcher · ehrsim"))
+	// The inspector link opens this launch's timeline, with the refusal in it.
+	goto_(t, page, inspect)
+	expect(t, assert.Page(page).ToHaveURL(regexp.MustCompile(`/inspect/[^/?]+$`)))
+	expect(t, assert.Locator(page.Locator("main")).ToContainText("auth_invalid_client_id"))
 }
 
 // Item 11: in the simulated EHR the consent page is compact (no site

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -88,7 +89,28 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, c t
 func (h *Handler) ErrorPage(w http.ResponseWriter, r *http.Request, status int, title, detail string) {
 	// The page says once, in its own words, that no code was issued.
 	detail = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(detail), "No code was issued."))
-	h.render(w, r, status, ErrorPage(ErrorView{Status: status, Title: title, Detail: detail, Home: h.home()}))
+	h.render(w, r, status, ErrorPage(ErrorView{Status: status, Title: title, Detail: detail, Home: h.home(), Inspect: h.inspectLink(r)}))
+}
+
+// scenarioBase matches a standalone or backend launch's FHIR base, whose
+// path carries the launch's scenario.
+var scenarioBase = regexp.MustCompile(`/sim/([^/]+)/fhir/?$`)
+
+// inspectLink opens the launch inspector on the launch an authorize
+// request belongs to: by its launch code (EHR launches) or the scenario in
+// its aud (standalone launches); the list of recent launches otherwise.
+func (h *Handler) inspectLink(r *http.Request) string {
+	q := r.URL.Query()
+	key := q.Get("launch")
+	if key == "" {
+		if m := scenarioBase.FindStringSubmatch(q.Get("aud")); m != nil {
+			key, _ = url.PathUnescape(m[1])
+		}
+	}
+	if key == "" {
+		return h.home() + "inspect"
+	}
+	return h.home() + "inspect?launch=" + url.QueryEscape(key)
 }
 
 // home is the site root the issuer lives under (the issuer is {base}/auth).

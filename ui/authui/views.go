@@ -14,6 +14,9 @@ type ErrorView struct {
 	// Home is the site root: the launcher at Home, the launch inspector
 	// at Home + "inspect".
 	Home string
+	// Inspect opens the launch inspector on the request's launch when it
+	// is known, else on the recent launches.
+	Inspect string
 }
 
 // Person is one selectable user or patient.

@@ -1,6 +1,7 @@
 package authui
 
 import (
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -56,5 +57,19 @@ func TestPersonDetailIsTheLaunchersLine(t *testing.T) {
 	}
 	if got := personDetail(smart.PersonSummary{Gender: "male"}, now); got != "Male" {
 		t.Errorf("no birth date: %q", got)
+	}
+}
+
+func TestErrorPageInspectsTheLaunch(t *testing.T) {
+	h := &Handler{Issuer: "http://h:8080/auth"}
+	for target, want := range map[string]string{
+		"/auth/authorize?launch=abc.def&client_id=x":                    "http://h:8080/inspect?launch=abc.def",
+		"/auth/authorize?aud=http%3A%2F%2Fh%3A8080%2Fsim%2Fscn1%2Ffhir": "http://h:8080/inspect?launch=scn1",
+		"/auth/authorize?aud=http%3A%2F%2Fh%3A8080%2Ffhir":              "http://h:8080/inspect",
+		"/auth/consent": "http://h:8080/inspect",
+	} {
+		if got := h.inspectLink(httptest.NewRequest("GET", target, nil)); got != want {
+			t.Errorf("%s: %q, want %q", target, got, want)
+		}
 	}
 }
