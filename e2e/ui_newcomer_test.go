@@ -408,6 +408,10 @@ func TestNewcomerManageAppAccess(t *testing.T) {
 	expect(t, assert.Locator(rows).ToContainText("2 authorizations"))
 	expect(t, assert.Locator(rows).ToContainText("Amy V. Shaw"))
 	expect(t, assert.Locator(rows).Not().ToContainText("pat-amy-shaw"))
+	// Last authorized, then until: two times.
+	if n := strings.Count(normalized(t, rows), " UTC"); n != 2 {
+		t.Errorf("the row shows %d times: %q", n, normalized(t, rows))
+	}
 
 	// Revoke asks first: dismissing keeps the access.
 	revoke := page2.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Revoke access of ehrsim sample app"})

@@ -101,7 +101,7 @@ func (s *Server) GrantsOf(ctx context.Context, user string) []smart.AppGrant {
 			s.log.WarnContext(ctx, "manage: unreadable token family", "id", id, "err", err)
 			continue
 		}
-		out = append(out, smart.AppGrant{ID: id, ClientID: f.ClientID, Scopes: f.Scopes, Patient: f.Context.Patient, Expires: f.ExpiresAt})
+		out = append(out, smart.AppGrant{ID: id, ClientID: f.ClientID, Scopes: f.Scopes, Patient: f.Context.Patient, Expires: f.ExpiresAt, Authorized: f.AuthTime})
 	}
 	return out
 }

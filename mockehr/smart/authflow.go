@@ -61,4 +61,7 @@ type AppGrant struct {
 	Scopes   []string
 	Patient  string
 	Expires  time.Time
+	// Authorized is when the user signed in for the grant (its auth_time):
+	// the last time they let the app in.
+	Authorized time.Time
 }

@@ -400,6 +400,10 @@ func (h *Handler) grantRows(ctx context.Context, grants []smart.AppGrant) []Gran
 		row := &rows[i]
 		row.IDs = append(row.IDs, g.ID)
 		row.Launches++
+		if g.Authorized.After(row.lastAuth) {
+			row.lastAuth = g.Authorized
+			row.LastAuthorized = g.Authorized.UTC().Format(time.DateTime + " UTC")
+		}
 		for _, sc := range g.Scopes {
 			if !slices.Contains(row.Scopes, sc) {
 				row.Scopes = append(row.Scopes, sc)

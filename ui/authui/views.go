@@ -1,5 +1,7 @@
 package authui
 
+import "time"
+
 // Hidden carries the request id and CSRF token every form posts back.
 type Hidden struct {
 	RequestID string
@@ -102,6 +104,10 @@ type GrantRow struct {
 	Patients string // whose records, by name
 	Launches int    // how many authorizations the row gathers
 	Expires  string // the latest expiry
+	// LastAuthorized is when the user last let the app in (the latest
+	// sign-in among the row's grants); "" when unknown.
+	LastAuthorized string
+	lastAuth       time.Time
 }
 
 // ManageView is the patient/user access-management page (SMART

@@ -1,12 +1,15 @@
 package authui
 
 import (
+	"context"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/scopes"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
+	"github.com/ehrsim/ehrsim/mockehr/smarttest"
 )
 
 func TestConsentWordingFollowsLaunchUserAndPatient(t *testing.T) {
@@ -71,5 +74,33 @@ func TestErrorPageInspectsTheLaunch(t *testing.T) {
 		if got := h.inspectLink(httptest.NewRequest("GET", target, nil)); got != want {
 			t.Errorf("%s: %q, want %q", target, got, want)
 		}
+	}
+}
+
+func TestGrantRowsOnePerApp(t *testing.T) {
+	dir := &smarttest.Directory{Patients: []smart.PersonSummary{{ID: "p1", Name: "Amy Shaw"}, {ID: "p2", Name: "Bob Kramer"}}}
+	h := &Handler{Directory: dir, ClientName: func(_ context.Context, id string) string {
+		if id == "sample-app" {
+			return "ehrsim sample app"
+		}
+		return ""
+	}}
+	t0 := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	rows := h.grantRows(context.Background(), []smart.AppGrant{
+		{ID: "f1", ClientID: "sample-app", Scopes: []string{"openid", "patient/*.rs"}, Patient: "p1", Expires: t0.Add(48 * time.Hour), Authorized: t0},
+		{ID: "f2", ClientID: "other", Scopes: []string{"patient/*.rs"}, Patient: "p2", Expires: t0.Add(47 * time.Hour), Authorized: t0},
+		{ID: "f3", ClientID: "sample-app", Scopes: []string{"patient/*.rs", "offline_access"}, Patient: "p2", Expires: t0.Add(24 * time.Hour), Authorized: t0.Add(time.Hour)},
+	})
+	if len(rows) != 2 {
+		t.Fatalf("%d rows: %+v", len(rows), rows)
+	}
+	r := rows[0]
+	if r.App != "ehrsim sample app" || !slices.Equal(r.IDs, []string{"f1", "f3"}) || r.Launches != 2 ||
+		!slices.Equal(r.Scopes, []string{"openid", "patient/*.rs", "offline_access"}) || r.Patients != "Amy Shaw, Bob Kramer" ||
+		r.LastAuthorized != "2025-03-01 10:00:00 UTC" || r.Expires != "2025-03-03 09:00:00 UTC" {
+		t.Errorf("sample-app row %+v", r)
+	}
+	if rows[1].App != "other" || rows[1].Patients != "Bob Kramer" {
+		t.Errorf("other row %+v", rows[1])
 	}
 }
