@@ -287,3 +287,47 @@ func TestRegistryOnPostgresTwoInstances(t *testing.T) {
 		t.Fatalf("replay on B: %v, want ErrReplayedJTI", err)
 	}
 }
+
+// TestCachedClientStaleAtMostCacheTTL: a client changed or deleted through
+// one instance is seen changed by another once cacheTTL has passed, never
+// later (its cache never serves a stale client beyond the bound).
+func TestCachedClientStaleAtMostCacheTTL(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.URL(t)
+	clk := newClock()
+	reg := func() *Registry {
+		db, err := store.OpenPostgres(ctx, t.TempDir(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		r, err := NewRegistry(ctx, db, RegistryOptions{BaseURL: testBase, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	a, b := reg(), reg()
+	c := Client{ID: "cached", Name: "before", Type: TypePublic, RedirectURIs: []string{"https://app.test/cb"}}
+	if _, err := a.Create(ctx, c, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Get(ctx, "cached"); err != nil || got.Name != "before" {
+		t.Fatalf("B: %+v %v", got, err)
+	}
+	c.Name = "after"
+	if _, err := a.Update(ctx, c, nil); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(cacheTTL)
+	if got, err := b.Get(ctx, "cached"); err != nil || got.Name != "after" {
+		t.Fatalf("B %v after A's update: %+v %v; want the new name", cacheTTL, got, err)
+	}
+	if err := a.Delete(ctx, "cached"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(cacheTTL)
+	if ok, err := b.ClientExists(ctx, "cached"); err != nil || ok {
+		t.Fatalf("B %v after A's delete: exists=%v %v", cacheTTL, ok, err)
+	}
+}
