@@ -167,7 +167,7 @@ func TestLoadSuiteStartsItsOwnServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, want := range []string{"baselines: RS256", "discovery", "fhir-read", "× hello", "cold start", "resident memory"} {
+	for _, want := range []string{"baselines (each measured just before its scenario", "RS256", "discovery", "fhir-read", "× hello", "cold start", "resident memory"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -174,10 +174,11 @@ func (r Rate) PerSecond() float64 {
 	return float64(r.Done) / r.Elapsed.Seconds()
 }
 
-// drive runs iterations from concurrency workers for d.
+// drive runs the workers' iterations until d has passed: each worker
+// starts iterations while time remains and finishes the one in flight at
+// the deadline (counted; the rate is over the time until the last one
+// ended), so every worker completes at least one and none is cut short.
 func drive(ctx context.Context, d time.Duration, workers []func(context.Context) error) Rate {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
 	var (
 		done, failed atomic.Int64
 		mu           sync.Mutex
@@ -186,18 +187,15 @@ func drive(ctx context.Context, d time.Duration, workers []func(context.Context)
 		wg           sync.WaitGroup
 	)
 	start := time.Now()
+	deadline := start.Add(d)
 	for _, it := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var mine []time.Duration
-			for ctx.Err() == nil {
+			for ctx.Err() == nil && time.Now().Before(deadline) {
 				t0 := time.Now()
-				err := it(ctx)
-				if ctx.Err() != nil {
-					break
-				}
-				if err != nil {
+				if err := it(ctx); err != nil {
 					failed.Add(1)
 					mu.Lock()
 					if firstErr == nil {
