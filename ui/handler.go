@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -91,6 +92,13 @@ func (h *Handler) Error(w http.ResponseWriter, r *http.Request, status int, titl
 // without leaking internals.
 func (h *Handler) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
 	h.logger().ErrorContext(r.Context(), what, "path", r.URL.Path, "err", err)
+	if errors.Is(err, smart.ErrUnavailable) {
+		// Not ehrsim's fault and not permanent: say what is down.
+		w.Header().Set("Retry-After", "5")
+		h.Error(w, r, http.StatusServiceUnavailable, "The FHIR server is unavailable",
+			"ehrsim could not "+what+": "+err.Error()+". This page works again as soon as the FHIR server answers; reload it then.")
+		return
+	}
 	h.Error(w, r, http.StatusInternalServerError, "Something went wrong", "ehrsim failed to "+what+". The server log has the details.")
 }
 

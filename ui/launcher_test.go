@@ -3,7 +3,9 @@ package ui
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -351,4 +353,31 @@ func TestLauncherPatientPagesAndAdvancedFold(t *testing.T) {
 	// An error inside the fold opens it.
 	_, _, body = tu.get(t, "/?launch_type=provider-ehr&patient=p1&access_token_lifetime=soon&mint=1")
 	mustContain(t, body, `<details id="advanced" class="advanced" open`, "whole number of seconds")
+}
+
+// A FHIR data source that is down (an upstream FHIR server) gives the
+// launcher page a readable 503 naming the cause, not "something went
+// wrong"; the page works again once the source answers.
+func TestLauncherPageWhileTheDirectoryIsDown(t *testing.T) {
+	tu := newTestUI(t)
+	tu.dir.Down = fmt.Errorf("the upstream FHIR server refused the connection (%w)", smart.ErrUnavailable)
+	resp, err := tu.client.Get(tu.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		!strings.Contains(string(body), "The FHIR server is unavailable") || !strings.Contains(string(body), "refused the connection") {
+		t.Fatalf("directory down: %d %s", resp.StatusCode, body)
+	}
+	tu.dir.Down = nil
+	resp, err = tu.client.Get(tu.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("directory back: %d", resp.StatusCode)
+	}
 }

@@ -28,8 +28,9 @@ type Directory struct {
 	// people and encounters above; AnyResource makes every reference exist.
 	Resources   map[string]bool
 	AnyResource bool
-	// Down, when set, is the answer of Patient, Practitioner and Encounters
-	// (a data source that is unavailable; wrap smart.ErrUnavailable).
+	// Down, when set, is the answer of the lookups and lists of people and
+	// encounters (a data source that is unavailable; wrap
+	// smart.ErrUnavailable).
 	Down error
 }
 
@@ -75,6 +76,9 @@ func (d *Directory) Encounter(_ context.Context, id string) (smart.EncounterSumm
 }
 
 func (d *Directory) SearchPatients(_ context.Context, q string, limit int) ([]smart.PersonSummary, error) {
+	if d.Down != nil {
+		return nil, d.Down
+	}
 	var out []smart.PersonSummary
 	for _, p := range d.Patients {
 		if q == "" || strings.Contains(strings.ToLower(p.Name), strings.ToLower(q)) || p.MRN == q || strings.HasPrefix(p.BirthDate, q) {
@@ -88,6 +92,9 @@ func (d *Directory) SearchPatients(_ context.Context, q string, limit int) ([]sm
 }
 
 func (d *Directory) PagePatients(ctx context.Context, q string, offset, limit int) (smart.PatientPage, error) {
+	if d.Down != nil {
+		return smart.PatientPage{}, d.Down
+	}
 	all, _ := d.SearchPatients(ctx, q, 0)
 	page := smart.PatientPage{Total: len(all)}
 	all = all[min(max(offset, 0), len(all)):]
@@ -99,10 +106,16 @@ func (d *Directory) PagePatients(ctx context.Context, q string, offset, limit in
 }
 
 func (d *Directory) Practitioners(context.Context) ([]smart.PersonSummary, error) {
+	if d.Down != nil {
+		return nil, d.Down
+	}
 	return d.PractitionerList, nil
 }
 
 func (d *Directory) RelatedPersons(context.Context) ([]smart.PersonSummary, error) {
+	if d.Down != nil {
+		return nil, d.Down
+	}
 	return d.Related, nil
 }
 

@@ -121,7 +121,13 @@ func (h *Handler) home() string {
 // fail renders err (a *smart.PageError, else a 500).
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var pe *smart.PageError
-	if !errors.As(err, &pe) {
+	switch {
+	case errors.As(err, &pe):
+	case errors.Is(err, smart.ErrUnavailable):
+		w.Header().Set("Retry-After", "5")
+		pe = &smart.PageError{Status: http.StatusServiceUnavailable, Title: "The FHIR server is unavailable",
+			Detail: err.Error() + ". Reload this page once the FHIR server answers."}
+	default:
 		pe = &smart.PageError{Status: http.StatusInternalServerError, Title: "Authorization failed", Detail: err.Error()}
 	}
 	h.ErrorPage(w, r, pe.Status, pe.Title, pe.Detail)
