@@ -10,6 +10,12 @@ import (
 	"testing"
 
 	"github.com/ehrsim/ehrsim/launcher"
+
+	"fmt"
+
+	"github.com/ehrsim/ehrsim/mockehr/smart"
+
+	"github.com/ehrsim/ehrsim/ui/authui"
 )
 
 var hiddenRe = regexp.MustCompile(`<input type="hidden" name="(id|csrf)" value="([^"]*)"`)
@@ -208,5 +214,33 @@ func TestREV08_ManagementPageRevokesAccess(t *testing.T) {
 	wantError(t, resp, body2, 400, "invalid_grant")
 	if page := body(t, h.get(h.base+"/auth/manage")); !strings.Contains(page, `data-testid="manage-empty"`) {
 		t.Errorf("grant still listed after revocation:\n%s", page)
+	}
+}
+
+// The login page with a FHIR data source that is down is a readable 503
+// naming the cause, not a sign-in list left empty.
+func TestLoginPageWhileTheDirectoryIsDown(t *testing.T) {
+	h := newTestServer(t)
+	dir := fakeDir()
+	mux := http.NewServeMux()
+	h.srv.Mount(mux)
+	(&authui.Handler{Flow: h.srv, Directory: dir, Issuer: h.srv.Issuer(), Now: h.clock.Now}).Mount(mux)
+	h.ts.Config.Handler = mux
+	aud := h.mint(launcher.Request{LaunchType: "patient-standalone", Patient: "p-1", SkipConsent: true}).FHIRBaseURL
+	f := h.newFlow("conf", "conf-secret-0123456789abcdef", aud, "launch/patient", "patient/*.rs")
+	loc := h.get(f.authURL()).Header.Get("Location")
+	if !strings.HasPrefix(loc, h.base+"/auth/login?") {
+		t.Fatalf("want the login page, got %q", loc)
+	}
+	dir.Down = fmt.Errorf("the upstream FHIR server refused the connection (%w)", smart.ErrUnavailable)
+	resp := h.get(loc)
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "The FHIR server is unavailable") ||
+		!strings.Contains(string(body), "refused the connection") {
+		t.Fatalf("login page with the directory down: %d %s", resp.StatusCode, body)
+	}
+	dir.Down = nil
+	if resp := h.get(loc); resp.StatusCode != http.StatusOK {
+		t.Fatalf("login page with the directory back: %d", resp.StatusCode)
 	}
 }

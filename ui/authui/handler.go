@@ -147,17 +147,47 @@ func (h *Handler) pageGet(step smart.AuthStep) http.HandlerFunc {
 		hid := Hidden{RequestID: p.ID, CSRF: p.CSRF}
 		action := h.Issuer + "/" + string(step)
 		q := strings.TrimSpace(r.URL.Query().Get("q"))
-		ctx := r.Context()
+		ctx, trouble := withTrouble(r.Context())
+		var page templ.Component
 		switch step {
 		case smart.StepLogin:
-			h.render(w, r, http.StatusOK, LoginPage(h.loginView(ctx, p, hid, action, q)))
+			page = LoginPage(h.loginView(ctx, p, hid, action, q))
 		case smart.StepPatient:
-			h.render(w, r, http.StatusOK, PatientPickerPage(h.patientView(ctx, p, hid, action, q)))
+			page = PatientPickerPage(h.patientView(ctx, p, hid, action, q))
 		case smart.StepEncounter:
-			h.render(w, r, http.StatusOK, EncounterPickerPage(h.encounterView(ctx, p, hid, action)))
+			page = EncounterPickerPage(h.encounterView(ctx, p, hid, action))
 		case smart.StepConsent:
-			h.render(w, r, http.StatusOK, ConsentPage(h.consentView(ctx, p, hid, action)))
+			page = ConsentPage(h.consentView(ctx, p, hid, action))
 		}
+		if trouble.err != nil {
+			// Lists left empty by a data source that is down would read as
+			// "nobody to choose": say what is wrong instead.
+			h.fail(w, r, trouble.err)
+			return
+		}
+		h.render(w, r, http.StatusOK, page)
+	}
+}
+
+// trouble holds the first directory error of a page's views that means
+// the data source is unavailable (smart.ErrUnavailable).
+type trouble struct{ err error }
+
+type troubleKey struct{}
+
+func withTrouble(ctx context.Context) (context.Context, *trouble) {
+	t := &trouble{}
+	return context.WithValue(ctx, troubleKey{}, t), t
+}
+
+// noteDirErr records err on ctx's page when the directory is unavailable;
+// other errors (an unknown id) leave the lists as they are.
+func noteDirErr(ctx context.Context, err error) {
+	if err == nil || !errors.Is(err, smart.ErrUnavailable) {
+		return
+	}
+	if t, ok := ctx.Value(troubleKey{}).(*trouble); ok && t.err == nil {
+		t.err = err
 	}
 }
 
@@ -184,7 +214,8 @@ func (h *Handler) loginView(ctx context.Context, p *smart.PendingAuth, hid Hidde
 		return v
 	}
 	if p.UserKind != "Patient" {
-		ps, _ := d.Practitioners(ctx)
+		ps, err := d.Practitioners(ctx)
+		noteDirErr(ctx, err)
 		for _, pr := range ps {
 			if matches(pr, q) && len(v.Practitioners) < pickerLimit {
 				v.Practitioners = append(v.Practitioners, Person{Ref: "Practitioner/" + pr.ID, Name: pr.Name, Detail: pr.Role})
@@ -197,7 +228,8 @@ func (h *Handler) loginView(ctx context.Context, p *smart.PendingAuth, hid Hidde
 		for _, pt := range pats {
 			v.Patients = append(v.Patients, Person{Ref: "Patient/" + pt.ID, Name: pt.Name, Detail: personDetail(pt, h.now())})
 		}
-		rps, _ := d.RelatedPersons(ctx)
+		rps, err := d.RelatedPersons(ctx)
+		noteDirErr(ctx, err)
 		for _, rp := range rps {
 			detail := h.relatedDetail(ctx, rp)
 			// "Kim" finds Grace Kim's mother as well as Grace Kim.
@@ -231,6 +263,7 @@ func (h *Handler) patientPage(ctx context.Context, p *smart.PendingAuth, q strin
 	}
 	page, err := d.PagePatients(ctx, q, 0, pickerLimit)
 	if err != nil {
+		noteDirErr(ctx, err)
 		return nil, 0
 	}
 	return page.Patients, page.Total
@@ -447,19 +480,21 @@ func (h *Handler) everyone(ctx context.Context, q string) (practitioners, patien
 	if d == nil {
 		return nil, nil, nil
 	}
-	if page, err := d.PagePatients(ctx, q, 0, pickerLimit); err == nil {
-		for _, p := range page.Patients {
-			patients = append(patients, Person{Ref: "Patient/" + p.ID, Name: p.Name, Detail: personDetail(p, h.now())})
-		}
+	page, err := d.PagePatients(ctx, q, 0, pickerLimit)
+	noteDirErr(ctx, err)
+	for _, p := range page.Patients {
+		patients = append(patients, Person{Ref: "Patient/" + p.ID, Name: p.Name, Detail: personDetail(p, h.now())})
 	}
-	rps, _ := d.RelatedPersons(ctx)
+	rps, err := d.RelatedPersons(ctx)
+	noteDirErr(ctx, err)
 	for _, p := range rps {
 		detail := h.relatedDetail(ctx, p)
 		if matches(p, q) || strings.Contains(strings.ToLower(detail), strings.ToLower(q)) {
 			related = append(related, Person{Ref: "RelatedPerson/" + p.ID, Name: p.Name, Detail: detail})
 		}
 	}
-	prs, _ := d.Practitioners(ctx)
+	prs, err := d.Practitioners(ctx)
+	noteDirErr(ctx, err)
 	for _, p := range prs {
 		if matches(p, q) {
 			practitioners = append(practitioners, Person{Ref: "Practitioner/" + p.ID, Name: p.Name, Detail: p.Role})
