@@ -1,7 +1,9 @@
 package authz
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -110,6 +112,19 @@ func (s *Server) EndpointsFor(b smart.FHIRBase) smart.Endpoints {
 	return e
 }
 
+// plainSmartConfig is the encoded SMART discovery document of /fhir, built
+// on first use (it depends only on the configuration).
+func (s *Server) plainSmartConfig() []byte {
+	s.plainDiscoveryOnce.Do(func() {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false) // as apierr.WriteJSON
+		enc.Encode(s.smartConfig(smart.FHIRBase{Origin: s.base}))
+		s.plainDiscovery = buf.Bytes()
+	})
+	return s.plainDiscovery
+}
+
 // smartConfig is the SMART discovery document of base b.
 func (s *Server) smartConfig(b smart.FHIRBase) *smartConfiguration {
 	c, e := s.opts.Discovery, b.Endpoints()
@@ -150,7 +165,13 @@ func (s *Server) handleSmartConfig(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Cache-Control", "no-cache")
-	apierr.WriteJSON(w, http.StatusOK, s.smartConfig(b))
+	if b.Scenario == "" {
+		// The plain base's document never changes: encoded once.
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(s.plainSmartConfig())
+	} else {
+		apierr.WriteJSON(w, http.StatusOK, s.smartConfig(b))
+	}
 	launchID := ""
 	if b.Scenario != "" {
 		if l, err := s.openScenario(r.Context(), b.Scenario); err == nil {

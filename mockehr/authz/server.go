@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -43,8 +44,12 @@ type Options struct {
 
 // Server is the SMART authorization server.
 type Server struct {
-	opts      Options
-	base      string // BaseURL without trailing slash
+	opts Options
+	base string // BaseURL without trailing slash
+
+	plainDiscoveryOnce sync.Once
+	plainDiscovery     []byte // /fhir's smart-configuration, encoded (plainSmartConfig)
+
 	issuer    string
 	endpoints smart.Endpoints
 	provider  *op.Provider

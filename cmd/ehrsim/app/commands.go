@@ -105,11 +105,15 @@ func loadCommand(ctx context.Context, args []string, getenv func(string) string,
 	suite := fs.Bool("suite", false, "performance suite: the RS256 and hello-world baselines, then every scenario for --duration each, "+
 		"with ratios and targets; without --url it starts its own ehrsim and adds cold start and memory")
 	only := fs.String("scenarios", "", "with --suite, only these scenarios (comma-separated: "+scenarioNames()+")")
+	hello := fs.Bool("hello-server", false, "serve the suite's hello-world baseline on a loopback port, print its URL, run until stopped (the suite starts this itself)")
 	if err := fs.Parse(args); err != nil {
 		return &ConfigError{Problems: []string{err.Error()}}
 	}
 	if *conc < 1 || *dur <= 0 || *n < 0 {
 		return &ConfigError{Problems: []string{"load: --concurrency must be ≥ 1, --duration > 0, --launches ≥ 0"}}
+	}
+	if *hello {
+		return serveHello(ctx, stdout)
 	}
 	if *suite {
 		urlSet := getenv("EHRSIM_BASE_URL") != ""

@@ -25,7 +25,16 @@ func scenarioNames() string {
 
 // runSuite runs the performance suite against the ehrsim at base.
 func runSuite(ctx context.Context, stdout io.Writer, base string, names []string, conc int, d time.Duration) error {
-	su, err := loadgen.RunSuite(ctx, base, names, conc, d)
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	hello, err := spawnHello(ctx, exe)
+	if err != nil {
+		return err
+	}
+	defer hello.stop()
+	su, err := loadgen.RunSuite(ctx, base, hello.url, names, conc, d)
 	if err != nil {
 		return err
 	}
@@ -55,7 +64,13 @@ func runSuiteSpawned(ctx context.Context, stdout io.Writer, names []string, conc
 		return err
 	}
 	idle := child.rss()
-	su, err := loadgen.RunSuite(ctx, child.url, names, conc, d)
+	hello, err := spawnHello(ctx, exe)
+	if err != nil {
+		child.stop()
+		return err
+	}
+	su, err := loadgen.RunSuite(ctx, child.url, hello.url, names, conc, d)
+	hello.stop()
 	if err != nil {
 		child.stop()
 		return err
@@ -83,6 +98,43 @@ func runSuiteSpawned(ctx context.Context, stdout io.Writer, names []string, conc
 		return fmt.Errorf("load: %d iterations failed", n)
 	}
 	return nil
+}
+
+// serveHello is `ehrsim load --hello-server`: the hello-world baseline in a
+// process of its own, as the measured ehrsim is, so the baseline pays the
+// same cross-process costs. It prints its URL and serves until ctx ends.
+func serveHello(ctx context.Context, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "http://%s\n", ln.Addr())
+	go func() { <-ctx.Done(); ln.Close() }()
+	if err := loadgen.ServeHello(ln); ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+// spawnHello starts `exe load --hello-server` and reads its URL.
+func spawnHello(ctx context.Context, exe string) (*spawned, error) {
+	cmd := exec.CommandContext(ctx, exe, "load", "--hello-server")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &spawned{cmd: cmd}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "http://127.0.0.1:") {
+		s.stop()
+		return nil, fmt.Errorf("load: the hello-world baseline server did not start (%q, %v)", line, err)
+	}
+	s.url = strings.TrimSpace(line)
+	return s, nil
 }
 
 type spawned struct {

@@ -127,7 +127,7 @@ func benchGET(b *testing.B, u, bearer string) {
 // scenario has a rate and a ratio.
 func TestSuiteRunsEveryScenario(t *testing.T) {
 	s := start(t)
-	su, err := loadgen.RunSuite(context.Background(), s.URL, nil, 2, 200*time.Millisecond)
+	su, err := loadgen.RunSuite(context.Background(), s.URL, "", nil, 2, 200*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -249,21 +249,32 @@ func Workers(ctx context.Context, baseURL string, sc Scenario, n int) ([]func(co
 	return workers, nil
 }
 
-// HelloWorldRate is the hello-world baseline: a Go net/http server on a
-// loopback port answering "hello", driven by the same HTTP client set-up
-// and concurrency as the scenarios, for d.
-func HelloWorldRate(ctx context.Context, concurrency int, d time.Duration) (Rate, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return Rate{}, err
+// HelloHandler is the hello-world baseline's server: net/http answering
+// "hello". ehrsim load runs it in a process of its own (ServeHello), like
+// the ehrsim it measures, so both are driven across processes alike.
+var HelloHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	io.WriteString(w, "hello")
+})
+
+// ServeHello serves HelloHandler on ln until it fails.
+func ServeHello(ln net.Listener) error { return (&http.Server{Handler: HelloHandler}).Serve(ln) }
+
+// HelloWorldRate is the hello-world baseline: the hello server at helloURL
+// (in this process when ""), driven by the same HTTP client set-up and
+// concurrency as the scenarios, for d.
+func HelloWorldRate(ctx context.Context, helloURL string, concurrency int, d time.Duration) (Rate, error) {
+	if helloURL == "" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return Rate{}, err
+		}
+		srv := &http.Server{Handler: HelloHandler}
+		go srv.Serve(ln)
+		defer srv.Close()
+		helloURL = "http://" + ln.Addr().String()
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		io.WriteString(w, "hello")
-	})}
-	go srv.Serve(ln)
-	defer srv.Close()
-	c := NewClient("http://"+ln.Addr().String(), concurrency, "", "")
+	c := NewClient(helloURL, concurrency, "", "")
 	u := c.base + "/"
 	workers := make([]func(context.Context) error, concurrency)
 	for i := range workers {
@@ -326,7 +337,8 @@ type Suite struct {
 // RunSuite measures each scenario (all of Scenarios when names is empty)
 // for d, each right after its baseline (for d as well): on a machine whose
 // load drifts, a baseline measured minutes earlier would skew the ratio.
-func RunSuite(ctx context.Context, baseURL string, names []string, concurrency int, d time.Duration) (Suite, error) {
+// helloURL is the hello-world server to use ("" for one in this process).
+func RunSuite(ctx context.Context, baseURL, helloURL string, names []string, concurrency int, d time.Duration) (Suite, error) {
 	var su Suite
 	var rs, hello []float64
 	for _, sc := range Scenarios {
@@ -341,7 +353,7 @@ func RunSuite(ctx context.Context, baseURL string, names []string, concurrency i
 			}
 			base, rs = r, append(rs, r)
 		} else {
-			r, err := HelloWorldRate(ctx, concurrency, d)
+			r, err := HelloWorldRate(ctx, helloURL, concurrency, d)
 			if err != nil {
 				return su, err
 			}
