@@ -17,15 +17,16 @@ var _ smart.Directory = (*Store)(nil)
 // directory reads. Directory calls serve pages and pickers, not the FHIR
 // hot path, so they decode on demand rather than keep parsed copies.
 type personDoc struct {
-	Name          []humanName              `json:"name"`
+	Name          []HumanName              `json:"name"`
 	Gender        string                   `json:"gender"`
 	BirthDate     string                   `json:"birthDate"`
-	Identifier    []identifier             `json:"identifier"`
-	Qualification []struct{ Code concept } `json:"qualification"`
-	Relationship  []concept                `json:"relationship"`
+	Identifier    []Identifier             `json:"identifier"`
+	Qualification []struct{ Code Concept } `json:"qualification"`
+	Relationship  []Concept                `json:"relationship"`
 }
 
-type humanName struct {
+// HumanName is the part of a FHIR HumanName the directory reads.
+type HumanName struct {
 	Use    string   `json:"use"`
 	Text   string   `json:"text"`
 	Family string   `json:"family"`
@@ -33,13 +34,15 @@ type humanName struct {
 	Prefix []string `json:"prefix"`
 }
 
-type identifier struct {
+// Identifier is the part of a FHIR Identifier the directory reads.
+type Identifier struct {
 	System string  `json:"system"`
 	Value  string  `json:"value"`
-	Type   concept `json:"type"`
+	Type   Concept `json:"type"`
 }
 
-type concept struct {
+// Concept is the part of a FHIR CodeableConcept the directory reads.
+type Concept struct {
 	Text   string `json:"text"`
 	Coding []struct {
 		System  string `json:"system"`
@@ -48,7 +51,9 @@ type concept struct {
 	} `json:"coding"`
 }
 
-func (c concept) text() string {
+// Display is the concept's text, else its first coding display, else its
+// first code: what a person reads.
+func (c Concept) Display() string {
 	if c.Text != "" {
 		return c.Text
 	}
@@ -65,8 +70,9 @@ func (c concept) text() string {
 	return ""
 }
 
-// displayName prefers the official name: "Amy V. Shaw".
-func displayName(names []humanName) string {
+// DisplayName is a person's name as every page shows it, preferring the
+// official name: "Amy V. Shaw".
+func DisplayName(names []HumanName) string {
 	if len(names) == 0 {
 		return ""
 	}
@@ -100,7 +106,7 @@ func (s *Store) live(typ, id string) (*Resource, error) {
 func (s *Store) person(r *Resource) smart.PersonSummary {
 	var d personDoc
 	_ = json.Unmarshal(r.Raw, &d) // Raw was produced by encoding valid JSON
-	p := smart.PersonSummary{ResourceType: r.Type, ID: r.ID, Name: displayName(d.Name), Gender: d.Gender, BirthDate: d.BirthDate}
+	p := smart.PersonSummary{ResourceType: r.Type, ID: r.ID, Name: DisplayName(d.Name), Gender: d.Gender, BirthDate: d.BirthDate}
 	for _, idf := range d.Identifier {
 		isMR := false
 		for _, c := range idf.Type.Coding {
@@ -121,12 +127,12 @@ func (s *Store) person(r *Resource) smart.PersonSummary {
 		p.MRN = ""
 		p.Role = s.practitionerRole(r.Key())
 		if p.Role == "" && len(d.Qualification) > 0 {
-			p.Role = d.Qualification[0].Code.text()
+			p.Role = d.Qualification[0].Code.Display()
 		}
 	case "RelatedPerson":
 		p.MRN = ""
 		if len(d.Relationship) > 0 {
-			p.Role = d.Relationship[0].text()
+			p.Role = d.Relationship[0].Display()
 		}
 		for _, ref := range r.References("patient") {
 			p.Patients = append(p.Patients, strings.TrimPrefix(ref, "Patient/"))
@@ -164,10 +170,10 @@ func (s *Store) practitionerRole(practitioner string) string {
 	for _, pr := range s.Referencing(practitioner, types["PractitionerRole"], types["PractitionerRole"].Params["practitioner"]) {
 		// The specialty ("Family medicine physician") says more than the
 		// role code ("Doctor"); fall back to the role.
-		var d struct{ Specialty, Code []concept }
+		var d struct{ Specialty, Code []Concept }
 		_ = json.Unmarshal(pr.Raw, &d)
 		for _, c := range append(d.Specialty, d.Code...) {
-			if t := c.text(); t != "" {
+			if t := c.Display(); t != "" {
 				return t
 			}
 		}
@@ -284,7 +290,7 @@ func patientMatches(r *Resource, q string) bool {
 	}
 	var d personDoc
 	_ = json.Unmarshal(r.Raw, &d)
-	return strings.HasPrefix(d.BirthDate, q) || strings.Contains(strings.ToLower(displayName(d.Name)), q)
+	return strings.HasPrefix(d.BirthDate, q) || strings.Contains(strings.ToLower(DisplayName(d.Name)), q)
 }
 
 // inOrder yields the live resources of typ in search order (that of a
@@ -342,7 +348,7 @@ type encounterDoc struct {
 	Class  struct {
 		Code string `json:"code"`
 	} `json:"class"`
-	Type   []concept `json:"type"`
+	Type   []Concept `json:"type"`
 	Period struct {
 		Start string `json:"start"`
 		End   string `json:"end"`
@@ -370,7 +376,7 @@ func encounterSummary(r *Resource) smart.EncounterSummary {
 	_ = json.Unmarshal(r.Raw, &d)
 	e := smart.EncounterSummary{ID: r.ID, PatientID: r.Patient, Status: d.Status, Class: d.Class.Code}
 	if len(d.Type) > 0 {
-		e.Type = d.Type[0].text()
+		e.Type = d.Type[0].Display()
 	}
 	if rg, err := ParseDate(d.Period.Start); err == nil {
 		e.Start = time.Unix(0, rg.Lo).UTC()

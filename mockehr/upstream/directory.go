@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ehrsim/ehrsim/mockehr/fhirstore"
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
 
@@ -130,25 +131,15 @@ func (p *Proxy) bundle(ctx context.Context, typ string, query url.Values) ([]jso
 	return out, total, nil
 }
 
-// FHIR shapes the directory reads.
+// FHIR shapes the directory reads. Names, concepts and identifiers are
+// fhirstore's types, so they read the same from the built-in store and
+// from an upstream.
 type (
-	humanName struct {
-		Use    string
-		Text   string
-		Family string
-		Given  []string
-		Prefix []string
-	}
-	concept struct {
-		Text   string
-		Coding []struct{ System, Code, Display string }
-	}
-	identifier struct {
-		System, Value string
-		Type          concept
-	}
-	reference struct{ Reference, Display string }
-	personDoc struct {
+	humanName  = fhirstore.HumanName
+	concept    = fhirstore.Concept
+	identifier = fhirstore.Identifier
+	reference  struct{ Reference, Display string }
+	personDoc  struct {
 		ResourceType, ID  string
 		Name              []humanName
 		Gender, BirthDate string
@@ -168,44 +159,6 @@ type (
 	}
 )
 
-func (c concept) text() string {
-	if c.Text != "" {
-		return c.Text
-	}
-	for _, cd := range c.Coding {
-		if cd.Display != "" {
-			return cd.Display
-		}
-	}
-	for _, cd := range c.Coding {
-		if cd.Code != "" {
-			return cd.Code
-		}
-	}
-	return ""
-}
-
-func displayName(names []humanName) string {
-	if len(names) == 0 {
-		return ""
-	}
-	n := names[0]
-	for _, c := range names {
-		if c.Use == "official" {
-			n = c
-			break
-		}
-	}
-	if n.Text != "" {
-		return n.Text
-	}
-	parts := append(append([]string{}, n.Prefix...), n.Given...)
-	if n.Family != "" {
-		parts = append(parts, n.Family)
-	}
-	return strings.Join(parts, " ")
-}
-
 func refID(ref, typ string) string {
 	id, ok := strings.CutPrefix(ref, typ+"/")
 	if !ok {
@@ -220,7 +173,7 @@ func refID(ref, typ string) string {
 }
 
 func person(d personDoc) smart.PersonSummary {
-	p := smart.PersonSummary{ResourceType: d.ResourceType, ID: d.ID, Name: displayName(d.Name), Gender: d.Gender, BirthDate: d.BirthDate}
+	p := smart.PersonSummary{ResourceType: d.ResourceType, ID: d.ID, Name: fhirstore.DisplayName(d.Name), Gender: d.Gender, BirthDate: d.BirthDate}
 	for _, idf := range d.Identifier {
 		isMR := false
 		for _, c := range idf.Type.Coding {
@@ -242,12 +195,12 @@ func person(d personDoc) smart.PersonSummary {
 	case "Practitioner":
 		p.MRN = ""
 		if len(d.Qualification) > 0 {
-			p.Role = d.Qualification[0].Code.text()
+			p.Role = d.Qualification[0].Code.Display()
 		}
 	case "RelatedPerson":
 		p.MRN = ""
 		if len(d.Relationship) > 0 {
-			p.Role = d.Relationship[0].text()
+			p.Role = d.Relationship[0].Display()
 		}
 		if id := refID(d.Patient.Reference, "Patient"); id != "" {
 			p.Patients = []string{id}
@@ -386,7 +339,7 @@ func encounter(d encounterDoc) smart.EncounterSummary {
 	e := smart.EncounterSummary{ID: d.ID, PatientID: refID(d.Subject.Reference, "Patient"), Status: d.Status,
 		Class: d.Class.Code, Start: parseTime(d.Period.Start), End: parseTime(d.Period.End)}
 	if len(d.Type) > 0 {
-		e.Type = d.Type[0].text()
+		e.Type = d.Type[0].Display()
 	}
 	if e.Type == "" {
 		e.Type = d.Class.Display
@@ -448,7 +401,7 @@ func (p *Proxy) Allergies(ctx context.Context, patientID string) ([]string, erro
 	for _, raw := range raws {
 		var d struct{ Code concept }
 		if json.Unmarshal(raw, &d) == nil {
-			if t := d.Code.text(); t != "" {
+			if t := d.Code.Display(); t != "" {
 				out = append(out, t)
 			}
 		}
