@@ -18,15 +18,34 @@ import (
 // benchmark output must stay readable.
 func init() { slog.SetDefault(slog.New(slog.DiscardHandler)) }
 
-func start(tb testing.TB) *app.Server {
+// start runs an in-process ehrsim on a loopback port with a fresh data
+// directory, plus args.
+func start(tb testing.TB, args ...string) *app.Server {
 	tb.Helper()
-	s, err := app.Start(context.Background(), []string{"--listen", "127.0.0.1:0", "--data-dir", tb.TempDir(), "--log-level", "error"},
+	s, err := app.Start(context.Background(), append([]string{"--listen", "127.0.0.1:0", "--data-dir", tb.TempDir(), "--log-level", "error"}, args...),
 		func(string) string { return "" }, io.Discard)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { s.Shutdown(context.Background()) })
 	return s
+}
+
+// benchLaunches drives full EHR launches with scope ("" for the default)
+// from 16 concurrent clients against s. Report: launches/s.
+func benchLaunches(b *testing.B, s *app.Server, scope string) {
+	c := loadgen.NewClient(s.URL, 16, scope, "")
+	b.SetParallelism(8) // × GOMAXPROCS(2) = 16 concurrent clients
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := c.Launch(context.Background()); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "launches/s")
 }
 
 // The load path is the real contract: a launch that fails any step counts
@@ -54,37 +73,13 @@ func TestRunReportsABrokenTarget(t *testing.T) {
 // read over loopback HTTP with 16 concurrent clients (docs/architecture.md
 // target: ≥ 1,000/s on 2 cores). Report: launches/s.
 func BenchmarkFullEHRLaunch(b *testing.B) {
-	s := start(b)
-	c := loadgen.NewClient(s.URL, 16, "", "")
-	b.SetParallelism(8) // × GOMAXPROCS(2) = 16 concurrent clients
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := c.Launch(context.Background()); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "launches/s")
+	benchLaunches(b, start(b), "")
 }
 
 // BenchmarkFullEHRLaunchNoOpenID is the same without openid: no id_token,
 // so no RS256 signature per launch.
 func BenchmarkFullEHRLaunchNoOpenID(b *testing.B) {
-	s := start(b)
-	c := loadgen.NewClient(s.URL, 16, "launch patient/*.rs", "")
-	b.SetParallelism(8)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := c.Launch(context.Background()); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "launches/s")
+	benchLaunches(b, start(b), "launch patient/*.rs")
 }
 
 // BenchmarkDiscovery: GET /fhir/.well-known/smart-configuration over loopback

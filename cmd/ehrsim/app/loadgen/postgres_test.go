@@ -2,7 +2,6 @@ package loadgen_test
 
 import (
 	"context"
-	"io"
 	"testing"
 	"time"
 
@@ -17,13 +16,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // PostgreSQL database (--database-url).
 func startPostgres(tb testing.TB) *app.Server {
 	tb.Helper()
-	s, err := app.Start(context.Background(), []string{"--listen", "127.0.0.1:0", "--data-dir", tb.TempDir(), "--log-level", "error", "--database-url", pgtest.URL(tb)},
-		func(string) string { return "" }, io.Discard)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.Shutdown(context.Background()) })
-	return s
+	return start(tb, "--database-url", pgtest.URL(tb))
 }
 
 // Full launches against an instance on PostgreSQL: every step succeeds.
@@ -42,17 +35,5 @@ func TestFullLaunchesSucceedOnPostgres(t *testing.T) {
 // shared state in PostgreSQL (the private test server: fsync off), to read
 // beside it. Report: launches/s.
 func BenchmarkFullEHRLaunchPostgres(b *testing.B) {
-	s := startPostgres(b)
-	c := loadgen.NewClient(s.URL, 16, "", "")
-	b.SetParallelism(8)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := c.Launch(context.Background()); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "launches/s")
+	benchLaunches(b, startPostgres(b), "")
 }
