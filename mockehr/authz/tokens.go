@@ -178,31 +178,6 @@ func (ts *tokenStore) keepFamilyLocked(fam *family) {
 	}, fam.ID)
 }
 
-// familiesInMemory counts the families held in memory (for tests).
-func (ts *tokenStore) familiesInMemory() int {
-	ts.famMu.Lock()
-	defer ts.famMu.Unlock()
-	n := 0
-	for id := range ts.families {
-		if ts.familyLocked(id) != nil {
-			n++
-		}
-	}
-	return n
-}
-
-// tokensInMemory counts the tokens the index holds (for tests).
-func (ts *tokenStore) tokensInMemory() int {
-	n := 0
-	for i := range ts.shards {
-		sh := &ts.shards[i]
-		sh.mu.RLock()
-		n += len(sh.m)
-		sh.mu.RUnlock()
-	}
-	return n
-}
-
 func (ts *tokenStore) shard(h [32]byte) *shard { return &ts.shards[h[0]%shardCount] }
 
 func (ts *tokenStore) lookup(token string) (*tokenEntry, bool) {

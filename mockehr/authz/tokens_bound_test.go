@@ -152,3 +152,28 @@ func BenchmarkTokenSave(b *testing.B) {
 		}
 	}
 }
+
+// familiesInMemory counts the families held in memory.
+func (ts *tokenStore) familiesInMemory() int {
+	ts.famMu.Lock()
+	defer ts.famMu.Unlock()
+	n := 0
+	for id := range ts.families {
+		if ts.familyLocked(id) != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// tokensInMemory counts the tokens the index holds.
+func (ts *tokenStore) tokensInMemory() int {
+	n := 0
+	for i := range ts.shards {
+		sh := &ts.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
+}

@@ -72,9 +72,6 @@ type launchLog struct {
 	events   []Event
 }
 
-// first is the time of the launch's first event.
-func (l *launchLog) first() time.Time { return l.started }
-
 // maxEventsPerLaunch bounds one launch's timeline (an app that polls FHIR
 // for hours would otherwise grow it without end).
 const maxEventsPerLaunch = 2000
@@ -210,7 +207,7 @@ func (r *Recorder) Claim(launchID, clientID, remote, origin string) {
 	r.pruneLooseLocked(r.o.Now())
 	var since time.Time // discovery before the launch was minted is not its
 	if l := r.launches[launchID]; l != nil {
-		since = l.first()
+		since = l.started
 	}
 	keep := r.loose[:0]
 	for _, e := range r.loose {
@@ -236,7 +233,7 @@ func (r *Recorder) RecentLaunchOf(clientID string, within time.Duration) string 
 	defer r.mu.Unlock()
 	for i := len(r.order) - 1; i >= 0; i-- {
 		l := r.launches[r.order[i]]
-		if now.Sub(l.first()) > within {
+		if now.Sub(l.started) > within {
 			return ""
 		}
 		if l.clientID == clientID {
