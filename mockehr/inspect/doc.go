@@ -25,16 +25,34 @@
 //
 // # Storage and bounds
 //
-// Events are written behind to the Store (SQLite: table inspect_events) by
-// one background writer in batches, so recording costs the request path no
-// database round trip and a restarted server, or another instance sharing
-// the database, reads the same timelines; timelines are read from there.
+// Events are written behind to the Store (table inspect_events) by one
+// background writer in batches, so recording costs the request path no
+// database round trip and a restarted server reads the same timelines;
+// timelines, the recent list and reports are read from there, after the
+// reader's own pending events are written. NewStore picks the Store: with
+// --database-url, PostgreSQL (postgres.go), shared by every instance on
+// that database, so an inspector page served by one instance shows the
+// events another recorded for the same launch once that instance's writer
+// has saved them (within about 20 ms); else SQLite in the data directory
+// (sqlite.go). One contract test runs against both
+// (store_contract_test.go). Every instance prunes the shared table to its
+// MaxLaunches newest launches, whoever recorded them.
+//
 // Memory keeps, for the last MaxLaunches launches (default 1,000; older
 // launches are dropped whole), only what the request path consults: a
 // launch's start, its event count and its authorize events (without a
 // Store, memory keeps every event). A launch records its first 200 routine
 // events (successful FHIR requests and introspections) and then a marker;
 // later routine ones are skipped before they are built (SkipRoutine), while
-// errors are always recorded; one launch records at most 2,000 events. Subscribers (server-sent events on the timeline page and
-// the JSON API) get each new event of their launch as it is recorded.
+// errors are always recorded; one launch records at most 2,000 events.
+// Subscribers (server-sent events on the timeline page and the JSON API)
+// get each new event of their launch as it is recorded.
+//
+// All of that memory is per instance, with PostgreSQL too: the caps and
+// counts apply to what one instance records (a timeline read back is
+// numbered afresh), SeenAuthorize and RecentLaunchOf see this instance's
+// launches, unattributed discovery events are claimed only by an authorize
+// request on the instance that saw them, and a live subscription delivers
+// only the events recorded by the instance serving it: a reload (or the
+// JSON API without text/event-stream) shows every instance's.
 package inspect

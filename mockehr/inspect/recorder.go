@@ -9,8 +9,10 @@ import (
 	"time"
 )
 
-// Store persists events (SQLite: sqlite.go). Implementations must be safe
-// for concurrent use.
+// Store persists events: SQLiteStore (sqlite.go) in the instance's data
+// directory, or PostgresStore (postgres.go) in the database several
+// instances share; NewStore picks one. Both pass one contract test
+// (store_contract_test.go). Implementations must be safe for concurrent use.
 type Store interface {
 	// Append saves events (already numbered) in one batch.
 	Append(ctx context.Context, events []Event) error
@@ -57,6 +59,12 @@ type Recorder struct {
 	pending  []Event // to persist
 	dropped  int     // events dropped from a full pending queue, not yet logged
 	wake     chan struct{}
+
+	// flushMu lets one Flush write at a time, so a read that flushes first
+	// (Events, Recent, ClientLaunches) waits for a batch the background
+	// writer took but has not saved yet, and sees every event recorded
+	// before it.
+	flushMu sync.Mutex
 }
 
 // launchLog is what memory holds of one launch. Without a store, every
@@ -413,11 +421,14 @@ func (r *Recorder) Run(ctx context.Context) {
 	}
 }
 
-// Flush writes the events recorded so far to the store now.
+// Flush writes the events recorded so far to the store now, after any
+// batch another Flush is writing.
 func (r *Recorder) Flush(ctx context.Context) {
 	if r.o.Store == nil {
 		return
 	}
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
 	r.mu.Lock()
 	batch := r.pending
 	r.pending = nil

@@ -9,8 +9,9 @@ import (
 	"github.com/ehrsim/ehrsim/mockehr/store"
 )
 
-// SQLiteStore keeps events in the shared database (table inspect_events,
-// migration owner "inspect").
+// SQLiteStore keeps events in the instance's SQLite database (table
+// inspect_events, migration owner "inspect"): shared by recorders of one
+// data directory, not by instances on PostgreSQL (PostgresStore).
 type SQLiteStore struct{ db *store.DB }
 
 var _ Store = (*SQLiteStore)(nil)
@@ -26,7 +27,7 @@ var migrations = []string{
 	`CREATE INDEX IF NOT EXISTS inspect_events_client ON inspect_events (client_id, at)`,
 }
 
-// NewSQLiteStore migrates the table.
+// NewSQLiteStore migrates the table (NewStore picks SQLite or PostgreSQL).
 func NewSQLiteStore(ctx context.Context, db *store.DB) (*SQLiteStore, error) {
 	if err := db.Migrate(ctx, "inspect", migrations); err != nil {
 		return nil, err
@@ -34,6 +35,7 @@ func NewSQLiteStore(ctx context.Context, db *store.DB) (*SQLiteStore, error) {
 	return &SQLiteStore{db: db}, nil
 }
 
+// Append saves events in one transaction.
 func (s *SQLiteStore) Append(ctx context.Context, events []Event) error {
 	tx, err := s.db.SQL.BeginTx(ctx, nil)
 	if err != nil {
@@ -57,6 +59,7 @@ func (s *SQLiteStore) Append(ctx context.Context, events []Event) error {
 	return tx.Commit()
 }
 
+// Events returns a launch's events, oldest first.
 func (s *SQLiteStore) Events(ctx context.Context, launchID string) ([]Event, error) {
 	rows, err := s.db.SQL.QueryContext(ctx, `SELECT data FROM inspect_events WHERE launch_id = ? ORDER BY at, rowid`, launchID)
 	if err != nil {
@@ -78,6 +81,8 @@ func (s *SQLiteStore) Events(ctx context.Context, launchID string) ([]Event, err
 	return out, rows.Err()
 }
 
+// ClientLaunches returns the ids of the client's most recent launches (by
+// their latest event), newest first.
 func (s *SQLiteStore) ClientLaunches(ctx context.Context, clientID string, limit int) ([]string, error) {
 	rows, err := s.db.SQL.QueryContext(ctx, `SELECT launch_id FROM inspect_events WHERE client_id = ?
 		GROUP BY launch_id ORDER BY max(at) DESC LIMIT ?`, clientID, limit)
@@ -96,6 +101,8 @@ func (s *SQLiteStore) ClientLaunches(ctx context.Context, clientID string, limit
 	return out, rows.Err()
 }
 
+// Recent lists the most recent launches (by their first event), newest
+// first.
 func (s *SQLiteStore) Recent(ctx context.Context, limit int) ([]LaunchSummary, error) {
 	rows, err := s.db.SQL.QueryContext(ctx, `SELECT launch_id, max(client_id), min(at) FROM inspect_events
 		GROUP BY launch_id ORDER BY min(at) DESC LIMIT ?`, limit)
@@ -128,6 +135,8 @@ func (s *SQLiteStore) Recent(ctx context.Context, limit int) ([]LaunchSummary, e
 	return out, nil
 }
 
+// Prune keeps the events of the newest keep launches (by their latest
+// event).
 func (s *SQLiteStore) Prune(ctx context.Context, keep int) error {
 	_, err := s.db.SQL.ExecContext(ctx, `DELETE FROM inspect_events WHERE launch_id NOT IN (
 		SELECT launch_id FROM inspect_events GROUP BY launch_id ORDER BY max(at) DESC LIMIT ?)`, keep)
