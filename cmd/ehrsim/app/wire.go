@@ -81,7 +81,7 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 	if err != nil {
 		return fmt.Errorf("client registry: %w", err)
 	}
-	events, err := inspect.NewSQLiteStore(ctx, db)
+	events, err := inspect.NewStore(ctx, db) // PostgreSQL with --database-url, so instances share timelines
 	if err != nil {
 		return fmt.Errorf("launch inspector: %w", err)
 	}
