@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -157,13 +158,26 @@ func TestSuiteReportsABrokenTarget(t *testing.T) {
 // BenchmarkScenarios runs each scenario of the performance suite (ehrsim
 // load --suite) against an in-process ehrsim over loopback HTTP, 16
 // concurrent clients; allocations include the client's. Report: the
-// scenario's iterations/s. For ratios to the baselines, run
-// `ehrsim load --suite`, which measures them in the same run.
+// scenario's iterations/s, and cpu-ns/op, the CPU time of client and server
+// together per iteration (on a shared machine steadier than the rate). For
+// ratios to the baselines, run `ehrsim load --suite`, which measures them
+// in the same run.
+//
+// BenchmarkScenarios/hello is the hello-world baseline's server
+// (loadgen.HelloHandler) in this process, driven alike: the in-process
+// counterpart of the suite's ratios.
 func BenchmarkScenarios(b *testing.B) {
-	for _, sc := range loadgen.Scenarios {
+	for _, sc := range append([]loadgen.Scenario{loadgen.Hello}, loadgen.Scenarios...) {
 		b.Run(sc.Name, func(b *testing.B) {
-			s := start(b)
-			its, err := loadgen.Workers(context.Background(), s.URL, sc, 16)
+			var url string
+			if sc.Name == loadgen.Hello.Name {
+				srv := httptest.NewServer(loadgen.HelloHandler)
+				b.Cleanup(srv.Close)
+				url = srv.URL
+			} else {
+				url = start(b).URL
+			}
+			its, err := loadgen.Workers(context.Background(), url, sc, 16)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -171,6 +185,7 @@ func BenchmarkScenarios(b *testing.B) {
 			b.SetParallelism(8) // × GOMAXPROCS(2) = 16 concurrent clients
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
 				it := its[int(next.Add(1)-1)%len(its)]
 				for pb.Next() {
@@ -181,6 +196,7 @@ func BenchmarkScenarios(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "iterations/s")
+			reportCPU(b, cpu)
 		})
 	}
 }

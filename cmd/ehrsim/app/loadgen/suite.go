@@ -41,6 +41,26 @@ type Scenario struct {
 	// worker prepares one client's iteration (a launch for the tokens it
 	// uses, say) before the clock starts.
 	worker func(ctx context.Context, c *Client, worker int) (func(context.Context) error, error)
+	// request, for a scenario whose iteration is one request, prepares that
+	// request (worker is then derived from it).
+	request func(ctx context.Context, c *Client) (request, error)
+}
+
+// A request is one checked request: method, URL, form body (POST), bearer
+// token and what the 200 answer's body must contain.
+type request struct {
+	method, url, form, bearer, want string
+}
+
+// oneRequest is the worker of a scenario whose iteration is one request.
+func oneRequest(prepare func(ctx context.Context, c *Client) (request, error)) func(context.Context, *Client, int) (func(context.Context) error, error) {
+	return func(ctx context.Context, c *Client, _ int) (func(context.Context) error, error) {
+		rq, err := prepare(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) error { return c.expect(ctx, rq.method, rq.url, rq.form, rq.bearer, rq.want) }, nil
+	}
 }
 
 // Scenarios are the performance suite, in the order it runs.
@@ -56,21 +76,28 @@ var Scenarios = []Scenario{
 	{Name: "refresh", What: "refresh with rotation and an RS256 id_token",
 		Baseline: BaselineRS256, Target: 0.80, worker: refreshWorker},
 	{Name: "introspect", What: "token introspection of an active access token",
-		Baseline: BaselineHello, Target: 0.80, worker: introspectWorker},
+		Baseline: BaselineHello, Target: 0.80, request: introspectRequest},
 	{Name: "discovery", What: "GET /fhir/.well-known/smart-configuration",
-		Baseline: BaselineHello, Target: 0.90, worker: func(_ context.Context, c *Client, _ int) (func(context.Context) error, error) {
-			u := c.base + "/fhir/.well-known/smart-configuration"
-			return func(ctx context.Context) error { return c.expect(ctx, http.MethodGet, u, "", "", `"token_endpoint"`) }, nil
+		Baseline: BaselineHello, Target: 0.90, request: func(_ context.Context, c *Client) (request, error) {
+			return request{method: http.MethodGet, url: c.base + "/fhir/.well-known/smart-configuration", want: `"token_endpoint"`}, nil
 		}},
 	{Name: "fhir-read", What: "FHIR read on /fhir with token and scope check",
-		Baseline: BaselineHello, Target: 0.85, worker: func(ctx context.Context, c *Client, _ int) (func(context.Context) error, error) {
-			return c.readWorker(ctx, c.mint)
+		Baseline: BaselineHello, Target: 0.85, request: func(ctx context.Context, c *Client) (request, error) {
+			return c.readRequest(ctx, c.mint)
 		}},
 	{Name: "sim-read", What: "FHIR read on a standalone launch's /sim/{scenario}/fhir base",
-		Baseline: BaselineHello, Target: 0.85, worker: func(ctx context.Context, c *Client, _ int) (func(context.Context) error, error) {
+		Baseline: BaselineHello, Target: 0.85, request: func(ctx context.Context, c *Client) (request, error) {
 			mint, _ := json.Marshal(map[string]any{"launch_type": "patient-standalone", "patient": c.patient, "skip_login": true, "skip_consent": true})
-			return c.readWorker(ctx, string(mint))
+			return c.readRequest(ctx, string(mint))
 		}},
+}
+
+func init() {
+	for i, sc := range Scenarios {
+		if sc.request != nil {
+			Scenarios[i].worker = oneRequest(sc.request)
+		}
+	}
 }
 
 // ScenarioNamed returns the scenario called name.
@@ -89,28 +116,24 @@ func (c *Client) withScope(scope string) *Client {
 	return &cp
 }
 
-// readWorker launches once (mintBody) and then reads the patient.
-func (c *Client) readWorker(ctx context.Context, mintBody string) (func(context.Context) error, error) {
+// readRequest launches once (mintBody); the request then reads the patient.
+func (c *Client) readRequest(ctx context.Context, mintBody string) (request, error) {
 	ss, err := c.launchWith(ctx, mintBody, "launch launch/patient patient/*.rs")
 	if err != nil {
-		return nil, err
+		return request{}, err
 	}
-	u := ss.iss + "/Patient/" + url.PathEscape(ss.patient)
-	return func(ctx context.Context) error {
-		return c.expect(ctx, http.MethodGet, u, "", ss.access, `"resourceType":"Patient"`)
-	}, nil
+	return request{method: http.MethodGet, url: ss.iss + "/Patient/" + url.PathEscape(ss.patient), bearer: ss.access,
+		want: `"resourceType":"Patient"`}, nil
 }
 
-func introspectWorker(ctx context.Context, c *Client, _ int) (func(context.Context) error, error) {
+// introspectRequest launches once; the request then introspects its access token.
+func introspectRequest(ctx context.Context, c *Client) (request, error) {
 	ss, err := c.launchWith(ctx, c.mint, "launch patient/*.rs")
 	if err != nil {
-		return nil, err
+		return request{}, err
 	}
-	body := url.Values{"token": {ss.access}}.Encode()
-	u := c.base + "/auth/oauth/introspect"
-	return func(ctx context.Context) error {
-		return c.expect(ctx, http.MethodPost, u, body, ss.access, `"active":true`)
-	}, nil
+	return request{method: http.MethodPost, url: c.base + "/auth/oauth/introspect", form: url.Values{"token": {ss.access}}.Encode(),
+		bearer: ss.access, want: `"active":true`}, nil
 }
 
 // refreshWorker launches once with offline_access; every iteration then
