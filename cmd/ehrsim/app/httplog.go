@@ -2,9 +2,8 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -46,30 +45,61 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // context, where requestIDHandler adds it to every line logged with that
 // context, and logs one line per request: static assets at debug, pages and
 // API calls at info, server errors at error.
+//
+// It runs on every request, so it allocates once for its own state (the
+// status writer, the context and the echoed header share one object) plus
+// the id and the request's copy with the new context, and builds the log
+// line only when the logger's level lets it through.
 func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		st := &requestState{w: statusWriter{ResponseWriter: w}}
 		id := r.Header.Get("X-Request-Id")
 		if !saneID(id) {
-			var b [8]byte
-			rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+			id = newRequestID()
 		}
-		w.Header().Set("X-Request-Id", id)
-		ctx := withRequestID(r.Context(), id)
-		r = r.WithContext(ctx)
-		sw := &statusWriter{ResponseWriter: w}
+		st.idHeader[0] = id
+		w.Header()["X-Request-Id"] = st.idHeader[:] // canonical key; as Header().Set, without its allocation
+		st.ctx = requestCtx{Context: r.Context(), id: id}
+		r = r.WithContext(&st.ctx)
+		sw := &st.w
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		logger.LogAttrs(ctx, requestLevel(r.URL.Path, sw.status), "request",
+		lvl := requestLevel(r.URL.Path, sw.status)
+		if !logger.Enabled(&st.ctx, lvl) {
+			return
+		}
+		logger.LogAttrs(&st.ctx, lvl, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status),
 			slog.Int("bytes", sw.bytes),
 			slog.Duration("duration", time.Since(start)))
 	})
+}
+
+// requestState is what logRequests keeps for one request, in one allocation.
+type requestState struct {
+	w        statusWriter
+	ctx      requestCtx
+	idHeader [1]string // the X-Request-Id header's value slice
+}
+
+// newRequestID is a random request id: 16 lower-case hex digits. It need
+// not be secret (it is echoed and logged), only unique in practice:
+// math/rand/v2's generator (ChaCha8, seeded by the runtime) is, without a
+// system call.
+func newRequestID() string {
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	v := rand.Uint64()
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = digits[v&0xf]
+		v >>= 4
+	}
+	return string(b[:])
 }
 
 // requestLevel is the level of a request's log line: server errors at
@@ -101,8 +131,23 @@ func saneID(s string) bool {
 
 type requestIDKey struct{}
 
+// requestCtx is a request's context with its id: context.WithValue's
+// behaviour (the id under requestIDKey, every other key and the
+// cancellation from the parent) without its two allocations.
+type requestCtx struct {
+	context.Context
+	id string
+}
+
+func (c *requestCtx) Value(key any) any {
+	if _, ok := key.(requestIDKey); ok {
+		return c.id
+	}
+	return c.Context.Value(key)
+}
+
 func withRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
+	return &requestCtx{Context: ctx, id: id}
 }
 
 // requestIDHandler adds request_id, the id logRequests put in the context,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -177,3 +178,47 @@ func TestServerLogsRequestsWithIDsAndLevels(t *testing.T) {
 		t.Errorf("%d request lines, want %d:\n%s", seen, len(want), out.String())
 	}
 }
+
+// The request's context carries the id and keeps the parent's values,
+// deadline and cancellation, as context.WithValue would.
+func TestRequestContextKeepsTheParent(t *testing.T) {
+	type key struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	ctx := withRequestID(parent, "req-2")
+	if ctx.Value(requestIDKey{}) != "req-2" || ctx.Value(key{}) != "v" {
+		t.Fatalf("values: %v, %v", ctx.Value(requestIDKey{}), ctx.Value(key{}))
+	}
+	child, stop := context.WithCancel(ctx)
+	defer stop()
+	cancel()
+	<-child.Done() // a child of the request's context is cancelled with its parent
+	if ctx.Err() != context.Canceled {
+		t.Fatalf("Err = %v", ctx.Err())
+	}
+}
+
+// BenchmarkLogRequests is the request log's own cost per request (id,
+// context, status writer, level check) around a handler that writes "ok",
+// at the suite's log level (error: the request line is filtered out) and
+// at the default (info: each request logs a line).
+func BenchmarkLogRequests(b *testing.B) {
+	for _, level := range []slog.Level{slog.LevelError, slog.LevelInfo} {
+		b.Run(level.String(), func(b *testing.B) {
+			logger := slog.New(requestIDHandler{slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: level})})
+			h := logRequests(logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+			req := httptest.NewRequest("GET", "/fhir/Patient/x", nil)
+			w := &nopWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				h.ServeHTTP(w, req)
+			}
+		})
+	}
+}
+
+type nopWriter struct{ h http.Header }
+
+func (w *nopWriter) Header() http.Header         { return w.h }
+func (w *nopWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *nopWriter) WriteHeader(int)             {}
