@@ -127,5 +127,33 @@ func (l *Launch) Scenario() string { return l.scenario }
 // minted as or opened from; "" for standalone and backend launches.
 func (l *Launch) Code() string { return l.code }
 
+// Stored is a launch as an authorization request in a shared database
+// keeps it between requests: its JSON without the client secret (a
+// launch-defined secret is needed only to build the client, at authorize)
+// and the sealed strings it was opened from, which JSON does not carry.
+type Stored struct {
+	Launch   *Launch `json:"launch"`
+	Code     string  `json:"code,omitempty"`
+	Scenario string  `json:"scenario,omitempty"`
+	Adhoc    bool    `json:"adhoc,omitempty"`
+}
+
+// Store returns l for storing; l is not changed.
+func (l *Launch) Store() *Stored {
+	cp := *l
+	cp.Client.ClientSecret = ""
+	return &Stored{Launch: &cp, Code: l.code, Scenario: l.scenario, Adhoc: l.adhoc}
+}
+
+// Restore returns the launch s stored (without its client secret).
+func (s *Stored) Restore() *Launch {
+	if s == nil || s.Launch == nil {
+		return nil
+	}
+	l := *s.Launch
+	l.code, l.scenario, l.adhoc = s.Code, s.Scenario, s.Adhoc
+	return &l
+}
+
 // Expired reports whether the launch code or scenario no longer works at now.
 func (l *Launch) Expired(now time.Time) bool { return !now.Before(l.ExpiresAt) }

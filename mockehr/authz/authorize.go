@@ -254,7 +254,7 @@ func (ss *smartServer) Authorize(ctx context.Context, r *op.ClientRequest[oidc.A
 		}
 	}
 	s.presetContext(ctx, a, ac)
-	if err := s.storage.add(a); err != nil {
+	if err := s.storage.add(ctx, a); err != nil {
 		return nil, err
 	}
 	s.rememberClient(ctx, ac.client, a.ExpiresAt.Add(s.opts.CodeLifetime))

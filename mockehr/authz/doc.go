@@ -41,22 +41,29 @@
 //     redirect to an unvalidated URI (RFC 6749 §4.1.2.1); so does a launch
 //     problem when no registration or launch vouches for the redirect_uri
 //     (RFC 9700 §4.11).
-//   - Authorization requests live in memory (storage.go), bounded; every
-//     change to one is a check-and-set under the storage lock (pages work on
-//     snapshots and commit them on the version they read), so one request
-//     yields at most one code.
+//   - Authorization requests live in a requestStore (requests.go): memory,
+//     bounded, by default; PostgreSQL with --database-url, so every page and
+//     the code exchange of one flow may land on a different instance. Every
+//     change to one is a check-and-set (pages work on snapshots and commit
+//     them on the version they read; a code is taken by one conditional
+//     UPDATE), so one request yields at most one code and a code is
+//     redeemed once across instances.
 //   - Access and refresh tokens are opaque 256-bit random handles
 //     (base64url, 43 chars), not JWTs. The in-memory index is a sharded map
 //     keyed by SHA-256 of the handle, so the FHIR hot path (ResolveGrant) is
-//     one hash and one map lookup. Rows in SQLite (authz_families,
-//     authz_tokens; hashes only, never the handle) make tokens survive a
-//     restart: a token not in memory is read once by its hash on first use
+//     one hash and one map lookup. Rows in the database (tokenrows.go:
+//     authz_families, authz_tokens; hashes only, never the handle; SQLite,
+//     or PostgreSQL shared by several instances) make tokens survive a
+//     restart and be known to every instance: a token not in memory is read once by its hash on first use
 //     (start-up does not grow with tokens issued), and revocations of
 //     families not loaded yet are written to disk. The index is a bounded
 //     cache (8,192 tokens; families held weakly), so memory does not grow
 //     with tokens issued; revocation writes the database first and then
 //     marks what memory holds, and a load that raced a revocation checks
-//     again (tokens.go), so eviction never revives a revoked token.
+//     again (tokens.go), so eviction never revives a revoked token. With a
+//     shared database a cached token is confirmed again on use when its
+//     last check is older than half a second, so a revocation on one
+//     instance holds on all within a second.
 //     Rotating a refresh token is one conditional UPDATE: of concurrent
 //     refreshes with one token, one wins.
 //   - Authorization codes are 256-bit random handles too, single use; a

@@ -163,12 +163,12 @@ func (s *Server) nextStep(ctx context.Context, a *authRequest) (string, error) {
 		}
 		return s.pageURL(step, a.ID), nil
 	}
-	return s.finishURL(a)
+	return s.finishURL(ctx, a)
 }
 
 // finishURL issues the code and builds the client redirect (RFC 6749 §4.1.2).
-func (s *Server) finishURL(a *authRequest) (string, error) {
-	code, err := s.storage.issueCode(a.ID)
+func (s *Server) finishURL(ctx context.Context, a *authRequest) (string, error) {
+	code, err := s.storage.issueCode(ctx, a.ID)
 	if err != nil {
 		return "", err
 	}

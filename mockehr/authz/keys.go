@@ -22,14 +22,22 @@ const KeyGracePeriod = 24 * time.Hour
 
 // keyReload bounds how stale the in-memory key ring may be after
 // `ehrsim keys rotate` ran in another process against the same database
-// (or another instance rotated): every instance signs with the new key
-// within this bound. A reload is one small query.
-const keyReload = 10 * time.Second
+// (or another instance rotated). A reload is one small query, made by the
+// first signature or key set request after the bound.
+const keyReload = 3 * time.Second
+
+// keyActivation is how old a new key must be before it signs: longer than
+// keyReload, so every instance sharing the database publishes a key in its
+// JWKS before any instance signs an id_token with it (a client behind a
+// load balancer may fetch the key set from any of them). Every instance
+// signs with a rotated key within keyActivation + keyReload and the
+// second of rounding in created_at (8 s, under the 10 s promised). A
+// database's first key signs at once: no other key could be in use.
+const keyActivation = 4 * time.Second
 
 // migrations are the authz package's SQLite tables (append-only,
 // store.Migrate). With PostgreSQL, the signing keys live there
-// (postgresMigrations); the token tables stay in SQLite until the token
-// store has a PostgreSQL implementation.
+// (postgresMigrations), and so do the token tables.
 var migrations = []string{
 	`CREATE TABLE IF NOT EXISTS authz_keys (kid TEXT PRIMARY KEY, der BLOB NOT NULL, created_at INTEGER NOT NULL, retired_at INTEGER)`,
 	`CREATE TABLE IF NOT EXISTS authz_families (id TEXT PRIMARY KEY, data BLOB NOT NULL, revoked INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL)`,
@@ -42,6 +50,26 @@ var migrations = []string{
 // SQLite.
 var postgresMigrations = []string{
 	`CREATE TABLE IF NOT EXISTS authz_keys (kid TEXT PRIMARY KEY, der BYTEA NOT NULL, created_at BIGINT NOT NULL, retired_at BIGINT, seq BIGSERIAL NOT NULL)`,
+	// The token store (tokenrows.go): data is the family's JSON.
+	`CREATE TABLE IF NOT EXISTS authz_families (id TEXT PRIMARY KEY, data BYTEA NOT NULL, revoked BOOLEAN NOT NULL DEFAULT false, expires_at BIGINT NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS authz_tokens (hash BYTEA PRIMARY KEY, family TEXT NOT NULL, kind TEXT NOT NULL, token_id TEXT NOT NULL, scope BYTEA NOT NULL, issued_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, revoked BOOLEAN NOT NULL DEFAULT false)`,
+	`CREATE INDEX IF NOT EXISTS authz_tokens_family ON authz_tokens (family)`,
+	`CREATE INDEX IF NOT EXISTS authz_tokens_expiry ON authz_tokens (expires_at)`,
+	`CREATE INDEX IF NOT EXISTS authz_families_expiry ON authz_families (expires_at)`,
+	// Authorization requests and codes (requests.go, pgRequests); in memory
+	// with SQLite. Times are unix milliseconds.
+	`CREATE TABLE IF NOT EXISTS authz_requests (
+		id TEXT PRIMARY KEY,
+		data BYTEA NOT NULL,
+		version INTEGER NOT NULL,
+		done BOOLEAN NOT NULL DEFAULT false,
+		code_hash BYTEA UNIQUE,
+		used BOOLEAN NOT NULL DEFAULT false,
+		used_until BIGINT,
+		replayed BOOLEAN NOT NULL DEFAULT false,
+		expires_at BIGINT NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS authz_requests_expiry ON authz_requests (expires_at)`,
 }
 
 var _ = store.RegisterPostgres("authz", postgresMigrations)
@@ -60,15 +88,16 @@ type KeyStore interface {
 	// createdAt, in one transaction.
 	Rotate(ctx context.Context, kid string, der []byte, createdAt int64) error
 	// Published returns the keys not retired, or retired after
-	// retiredAfter, newest first; the first unretired one is the active key.
+	// retiredAfter, newest first (keyRing.load picks the signing key).
 	Published(ctx context.Context, retiredAfter int64) ([]storedKey, error)
 }
 
 // storedKey is one row of a KeyStore.
 type storedKey struct {
-	Kid     string
-	DER     []byte
-	Retired bool
+	Kid       string
+	DER       []byte
+	Retired   bool
+	CreatedAt int64 // unix seconds
 }
 
 // keyStoreFor returns db's KeyStore: PostgreSQL's when configured, else
@@ -156,7 +185,7 @@ func (kr *keyRing) load(ctx context.Context) error {
 		}
 	}
 	kr.mu.RUnlock()
-	var active *signingKey
+	var active, oldest *signingKey
 	var public []op.Key
 	for _, row := range rows {
 		sk := known[row.Kid] // parsed and precomputed already
@@ -168,10 +197,18 @@ func (kr *keyRing) load(ctx context.Context) error {
 			sk = &signingKey{kid: row.Kid, key: pk}
 			sk.key.Precompute()
 		}
-		if !row.Retired && active == nil {
+		// Newest first: the signing key is the newest old enough to be
+		// published everywhere (keyActivation), retired or not (the key
+		// a rotation retired signs until its successor may).
+		// created_at is whole seconds: the key was made before CreatedAt+1.
+		if active == nil && !time.Unix(row.CreatedAt+1, 0).After(now.Add(-keyActivation)) {
 			active = sk
 		}
+		oldest = sk
 		public = append(public, publicKey{sk})
+	}
+	if active == nil {
+		active = oldest // every key is new: a fresh database's first key
 	}
 	kr.mu.Lock()
 	kr.active, kr.public, kr.loadedAt = active, public, now
@@ -206,7 +243,8 @@ func (kr *keyRing) keySet(ctx context.Context) []op.Key {
 // RotateKeys generates a new RS256 signing key and retires the current one
 // in one transaction; the retired public key stays published for
 // KeyGracePeriod. Used by `ehrsim keys rotate`; every running server
-// sharing the database signs with the new key within keyReload.
+// sharing the database publishes the new key within keyReload and signs
+// with it from keyActivation on, within keyActivation + keyReload.
 func RotateKeys(ctx context.Context, db *store.DB) error {
 	if err := migrate(ctx, db); err != nil {
 		return err
@@ -252,7 +290,7 @@ func (s sqliteKeys) Rotate(ctx context.Context, kid string, der []byte, at int64
 }
 
 func (s sqliteKeys) Published(ctx context.Context, retiredAfter int64) ([]storedKey, error) {
-	return scanKeys(s.db.QueryContext(ctx, `SELECT kid, der, retired_at IS NOT NULL FROM authz_keys WHERE retired_at IS NULL OR retired_at > ? ORDER BY created_at DESC, rowid DESC`, retiredAfter))
+	return scanKeys(s.db.QueryContext(ctx, `SELECT kid, der, retired_at IS NOT NULL, created_at FROM authz_keys WHERE retired_at IS NULL OR retired_at > ? ORDER BY created_at DESC, rowid DESC`, retiredAfter))
 }
 
 func scanKeys(rows *sql.Rows, err error) ([]storedKey, error) {
@@ -263,7 +301,7 @@ func scanKeys(rows *sql.Rows, err error) ([]storedKey, error) {
 	var out []storedKey
 	for rows.Next() {
 		var k storedKey
-		if err := rows.Scan(&k.Kid, &k.DER, &k.Retired); err != nil {
+		if err := rows.Scan(&k.Kid, &k.DER, &k.Retired, &k.CreatedAt); err != nil {
 			return nil, err
 		}
 		out = append(out, k)
@@ -320,5 +358,5 @@ func (s postgresKeys) Rotate(ctx context.Context, kid string, der []byte, at int
 }
 
 func (s postgresKeys) Published(ctx context.Context, retiredAfter int64) ([]storedKey, error) {
-	return scanKeys(s.db.QueryContext(ctx, `SELECT kid, der, retired_at IS NOT NULL FROM authz_keys WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, seq DESC`, retiredAfter))
+	return scanKeys(s.db.QueryContext(ctx, `SELECT kid, der, retired_at IS NOT NULL, created_at FROM authz_keys WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, seq DESC`, retiredAfter))
 }

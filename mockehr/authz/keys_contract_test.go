@@ -110,8 +110,9 @@ func TestKeyStoreContract(t *testing.T) {
 }
 
 // TestKeyRotationAcrossInstances: `ehrsim keys rotate` against one instance's
-// database makes another instance sign with the new key within keyReload,
-// the old key staying published.
+// database makes another instance publish the new key within keyReload and
+// sign with it within keyActivation + keyReload, never before every
+// instance publishes it, the old key staying published.
 func TestKeyRotationAcrossInstances(t *testing.T) {
 	for name, backend := range keyBackends() {
 		t.Run(name, func(t *testing.T) {
@@ -135,10 +136,22 @@ func TestKeyRotationAcrossInstances(t *testing.T) {
 			if err := RotateKeys(ctx, dbA); err != nil {
 				t.Fatal(err)
 			}
-			now = now.Add(keyReload + time.Second)
+			// Published everywhere before it signs anywhere: after
+			// keyReload both publish the new key and still sign with the old.
+			rotated := time.Now()
+			now = rotated.Add(keyReload + time.Millisecond)
+			for _, r := range []*keyRing{ra, rb} {
+				if r.current(ctx).ID() != old {
+					t.Fatal("a rotated key signs before keyActivation, when another instance may not publish it yet")
+				}
+				if ks := r.keySet(ctx); len(ks) != 2 {
+					t.Fatalf("%d keys published after keyReload, want the old and the new", len(ks))
+				}
+			}
+			now = rotated.Add(keyActivation + keyReload + time.Second)
 			cur := rb.current(ctx).ID()
 			if cur == old {
-				t.Fatal("instance B still signs with the rotated-out key after keyReload")
+				t.Fatal("instance B still signs with the rotated-out key after keyActivation + keyReload")
 			}
 			if ra.current(ctx).ID() != cur {
 				t.Fatal("instances disagree on the active key")

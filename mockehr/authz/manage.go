@@ -84,24 +84,19 @@ func (s *Server) ManageAnswer(w http.ResponseWriter, r *http.Request) (string, e
 // GrantsOf lists the active token families issued for user ("Type/id"),
 // most recent expiry first.
 func (s *Server) GrantsOf(ctx context.Context, user string) []smart.AppGrant {
-	rows, err := s.opts.DB.SQL.QueryContext(ctx, `SELECT id, data FROM authz_families
-		WHERE revoked = 0 AND expires_at > ? AND json_extract(CAST(data AS TEXT), '$.fhir_user') = ?
-		ORDER BY expires_at DESC`, s.now().Unix(), user)
+	rows, err := s.tokens.rows.grants(ctx, user, s.now())
 	if err != nil {
 		s.log.ErrorContext(ctx, "manage: list grants", "err", err)
 		return nil
 	}
-	defer rows.Close()
 	var out []smart.AppGrant
-	for rows.Next() {
-		var id string
-		var data []byte
+	for _, row := range rows {
 		var f family
-		if err := rows.Scan(&id, &data); err != nil || json.Unmarshal(data, &f) != nil {
-			s.log.WarnContext(ctx, "manage: unreadable token family", "id", id, "err", err)
+		if err := json.Unmarshal(row.data, &f); err != nil {
+			s.log.WarnContext(ctx, "manage: unreadable token family", "id", row.id, "err", err)
 			continue
 		}
-		out = append(out, smart.AppGrant{ID: id, ClientID: f.ClientID, Scopes: f.Scopes, Patient: f.Context.Patient, Expires: f.ExpiresAt, Authorized: f.AuthTime})
+		out = append(out, smart.AppGrant{ID: row.id, ClientID: f.ClientID, Scopes: f.Scopes, Patient: f.Context.Patient, Expires: f.ExpiresAt, Authorized: f.AuthTime})
 	}
 	return out
 }

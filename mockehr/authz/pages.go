@@ -94,7 +94,7 @@ func (s *Server) answerPage(w http.ResponseWriter, r *http.Request, step smart.A
 	}
 	ctx := r.Context()
 	if r.PostForm.Get("decision") == "deny" {
-		if err := s.storage.deny(a.ID); err != nil {
+		if err := s.storage.deny(ctx, a.ID); err != nil {
 			return "", errAlreadyAnswered
 		}
 		return s.errorURL(a, oidc.ErrAccessDenied().WithDescription("the user denied access")), nil // AZ-11
@@ -105,7 +105,7 @@ func (s *Server) answerPage(w http.ResponseWriter, r *http.Request, step smart.A
 	if msg := s.apply(ctx, step, a, sess, r); msg != "" {
 		return "", &smart.PageError{Status: http.StatusBadRequest, Title: "Invalid choice", Detail: msg}
 	}
-	if err := s.storage.commit(a); err != nil {
+	if err := s.storage.commit(ctx, a); err != nil {
 		return "", errAlreadyAnswered
 	}
 	if sess.isNew() {
@@ -124,7 +124,7 @@ var errAlreadyAnswered = &smart.PageError{Status: http.StatusConflict, Title: "A
 // pageRequest loads a snapshot of the pending request and checks it belongs
 // to this browser.
 func (s *Server) pageRequest(r *http.Request, id string) (*authRequest, *browserSession, error) {
-	a, ok := s.storage.snapshot(id)
+	a, ok := s.storage.snapshot(r.Context(), id)
 	if !ok {
 		return nil, nil, &smart.PageError{Status: http.StatusBadRequest, Title: "Sign-in request expired",
 			Detail: "This authorization request is unknown, finished or expired. Start again from the app."}

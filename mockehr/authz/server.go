@@ -143,7 +143,9 @@ func (s *Server) sweeper(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.storage.sweep()
+			if err := s.storage.sweep(context.WithoutCancel(ctx)); err != nil {
+				s.log.WarnContext(ctx, "authorization request sweep failed; it is retried in a minute", "err", err)
+			}
 			if err := s.tokens.sweep(context.WithoutCancel(ctx)); err != nil {
 				s.log.WarnContext(ctx, "token sweep failed; it is retried in a minute", "err", err)
 			}

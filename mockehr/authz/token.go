@@ -79,8 +79,10 @@ func (s *Server) codeExchange(ctx context.Context, def *clientDef, form url.Valu
 			}
 		}
 		return nil, errInvalidGrant("the authorization code was already used; tokens issued from it are revoked")
-	default:
+	case errCodeUnknown, errCodeExpired:
 		return nil, errInvalidGrant("%s", err.Error())
+	default:
+		return nil, errServer(err) // the request store did not answer
 	}
 	if def.id() != a.ClientID {
 		return nil, errInvalidGrant("the code was issued to another client") // TOK-13

@@ -205,9 +205,10 @@ func TestTOK15_ReplayAfterRestartRevokesTokens(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d %v", resp.StatusCode, body)
 	}
-	h.srv.storage.mu.Lock()
-	held := len(h.srv.storage.used)
-	h.srv.storage.mu.Unlock()
+	m := h.srv.storage.reqs.(*memRequests)
+	m.mu.Lock()
+	held := len(m.used)
+	m.mu.Unlock()
 	if held != 0 {
 		t.Errorf("%d redeemed codes held in memory after their family was saved, want 0", held)
 	}

@@ -173,7 +173,7 @@ func (s *Server) grantOf(ctx context.Context, r *http.Request) grantRef {
 	form := r.PostForm
 	switch form.Get("grant_type") {
 	case "authorization_code":
-		if a, ok := s.storage.peekCode(form.Get("code")); ok {
+		if a, ok := s.storage.peekCode(ctx, form.Get("code")); ok {
 			g := grantRef{def: a.Client, sim: smart.SimulatedError(a.simulate()), clientID: a.ClientID}
 			if a.Launch != nil {
 				g.launchID = a.Launch.ID

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -95,6 +94,10 @@ type tokenEntry struct {
 	expiresAt time.Time
 	grant     *smart.Grant // access tokens only; built once at issue time
 	revoked   atomic.Bool
+	// checked is when the database last confirmed the token unrevoked
+	// (unix ns); with a shared database, tokenStore.recheck bounds how old
+	// that may be when the token is used.
+	checked atomic.Int64
 }
 
 func (e *tokenEntry) active(now time.Time) bool {
@@ -115,7 +118,8 @@ type shard struct {
 }
 
 // tokenStore indexes tokens by the SHA-256 of their handle and persists
-// families and token hashes in SQLite.
+// families and token hashes through tokenRows (SQLite, or PostgreSQL shared
+// by several instances).
 //
 // Memory is bounded: the index is a cache of at most perShard tokens per
 // shard (a full shard evicts its oldest sampled entries), and families are
@@ -128,9 +132,17 @@ type shard struct {
 // loader that read the database before that write publishes its entry and
 // then sees revocations changed, and re-checks the database. Either the
 // revoker finds the loaded entry or the loader sees the revocation.
+//
+// Another instance's revocation cannot mark this instance's memory; with a
+// shared database (recheck > 0) a cached token whose last confirmation is
+// older than recheck is confirmed again on use (one indexed query), so a
+// token revoked anywhere stops working everywhere within recheck plus one
+// query. Rotation needs no such help: it is a check-and-set in the
+// database, which every instance's refresh goes through.
 type tokenStore struct {
-	db       *store.DB
+	rows     tokenRows
 	now      func() time.Time
+	recheck  time.Duration
 	shards   [shardCount]shard
 	perShard int
 
@@ -140,8 +152,16 @@ type tokenStore struct {
 	families map[string]weak.Pointer[family]
 }
 
+// sharedRecheck is tokenStore.recheck with a shared database: the 1-second
+// bound on serving a token revoked by another instance, with room for the
+// query.
+const sharedRecheck = 500 * time.Millisecond
+
 func newTokenStore(db *store.DB, now func() time.Time) *tokenStore {
-	ts := &tokenStore{db: db, now: now, families: map[string]weak.Pointer[family]{}}
+	ts := &tokenStore{rows: tokenRowsFor(db), now: now, families: map[string]weak.Pointer[family]{}}
+	if db.Postgres() {
+		ts.recheck = sharedRecheck
+	}
 	ts.setCapacity(defaultTokenCache)
 	for i := range ts.shards {
 		ts.shards[i].m = map[[32]byte]*tokenEntry{}
@@ -191,9 +211,35 @@ func (ts *tokenStore) lookup(token string) (*tokenEntry, bool) {
 	sh.mu.RUnlock()
 	if !ok {
 		// Issued before a restart (or by another instance): read it once.
-		e, ok = ts.loadOne(context.Background(), h)
+		return ts.loadOne(context.Background(), h)
 	}
-	return e, ok
+	if ts.recheck > 0 && !e.revoked.Load() {
+		ts.confirm(h, e)
+	}
+	return e, true
+}
+
+// confirm re-reads whether e is still unrevoked when its last confirmation
+// is older than ts.recheck (a shared database: another instance may have
+// revoked it). Concurrent users of a stale entry may each query; one
+// query per token per recheck interval is the steady state.
+func (ts *tokenStore) confirm(h [32]byte, e *tokenEntry) {
+	now := time.Now().UnixNano() // wall clock of this process, not ts.now (tests move that)
+	last := e.checked.Load()
+	if now-last < int64(ts.recheck) {
+		return
+	}
+	live, err := ts.rows.live(context.Background(), h[:])
+	if err != nil {
+		// The database did not answer: keep serving what is known, and
+		// ask again on the next use.
+		return
+	}
+	if !live {
+		e.revoked.Store(true)
+		return
+	}
+	e.checked.CompareAndSwap(last, now)
 }
 
 // put indexes e, evicting when the shard is full: first what can no
@@ -255,6 +301,7 @@ type newToken struct {
 func (ts *tokenStore) mint(kind string, fam *family, scopes []string, ttl time.Duration) newToken {
 	now := ts.now()
 	e := &tokenEntry{kind: kind, id: randomHandle(9), fam: fam, scopes: scopes, issuedAt: now, expiresAt: now.Add(ttl)}
+	e.checked.Store(time.Now().UnixNano())
 	if kind == kindAccess {
 		e.grant = grantOf(e, fam)
 	}
@@ -269,25 +316,16 @@ func (ts *tokenStore) mint(kind string, fam *family, scopes []string, ttl time.D
 // none): its hash is saved with the family, so a replay of the code is
 // recognised for as long as the family lives (codeFamily).
 func (ts *tokenStore) save(ctx context.Context, fam *family, isNew bool, code string, rotated *tokenEntry, rotatedHandle string, toks ...newToken) error {
-	tx, err := ts.db.SQL.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	op := saveOp{famID: fam.ID, tokens: make([]tokenRow, len(toks))}
 	if isNew {
 		data, err := json.Marshal(fam)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO authz_families (id, data, expires_at) VALUES (?, ?, ?)`, fam.ID, data, fam.ExpiresAt.Unix()); err != nil {
-			return fmt.Errorf("authz: save family: %w", err)
-		}
+		op.family = &famRow{id: fam.ID, data: data, expiresAt: fam.ExpiresAt.Unix()}
 		if code != "" {
 			h := codeHash(code)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO authz_tokens (hash, family, kind, token_id, scope, issued_at, expires_at) VALUES (?, ?, ?, '', '[]', ?, ?)`,
-				h[:], fam.ID, kindCode, ts.now().UnixMilli(), fam.ExpiresAt.UnixMilli()); err != nil {
-				return fmt.Errorf("authz: save the code's family: %w", err)
-			}
+			op.codeHash, op.codeAt = h[:], ts.now().UnixMilli()
 		}
 	}
 	var rotatedHash [32]byte
@@ -295,34 +333,20 @@ func (ts *tokenStore) save(ctx context.Context, fam *family, isNew bool, code st
 	if rotated != nil {
 		// The check-and-set of rotation: of two refreshes racing with one
 		// token (on this instance or another), one retires it, the other
-		// finds it retired and fails (REF-06).
+		// finds it retired and fails (REF-06). A refresh pushes the
+		// family's expiry out, in the same transaction.
 		rotatedHash = sha256.Sum256([]byte(rotatedHandle))
-		res, err := tx.ExecContext(ctx, `UPDATE authz_tokens SET revoked = 1 WHERE hash = ? AND revoked = 0`, rotatedHash[:])
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return errRefreshUsed
-		}
-		// A refresh pushes the family's expiry out, in the same transaction.
 		extendTo = refreshedUntil(fam, ts.now())
-		if _, err := tx.ExecContext(ctx, `UPDATE authz_families SET expires_at = max(expires_at, ?) WHERE id = ?`, extendTo.Unix(), fam.ID); err != nil {
-			return err
-		}
+		op.rotated, op.extendTo = rotatedHash[:], extendTo.Unix()
 	}
 	hashes := make([][32]byte, len(toks))
 	for i, t := range toks {
 		hashes[i] = sha256.Sum256([]byte(t.handle))
 		e := t.entry
 		scope, _ := json.Marshal(e.scopes)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO authz_tokens (hash, family, kind, token_id, scope, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			hashes[i][:], fam.ID, e.kind, e.id, scope, e.issuedAt.UnixMilli(), e.expiresAt.UnixMilli()); err != nil {
-			return fmt.Errorf("authz: save token: %w", err)
-		}
+		op.tokens[i] = tokenRow{hash: hashes[i][:], kind: e.kind, id: e.id, scope: scope, issuedAt: e.issuedAt.UnixMilli(), expiresAt: e.expiresAt.UnixMilli()}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := ts.rows.save(ctx, op); err != nil {
 		return err
 	}
 	if rotated != nil {
@@ -360,7 +384,7 @@ func (ts *tokenStore) revokeFamily(ctx context.Context, fam *family) error {
 
 // revokeFamilyID kills the family with id, whether or not it is in memory.
 func (ts *tokenStore) revokeFamilyID(ctx context.Context, id string) error {
-	_, err := ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET revoked = 1 WHERE id = ?`, id)
+	err := ts.rows.revokeFamily(ctx, id)
 	ts.revocations.Add(1)
 	ts.famMu.Lock()
 	fam := ts.familyLocked(id)
@@ -375,7 +399,7 @@ func (ts *tokenStore) revokeFamilyID(ctx context.Context, id string) error {
 func (ts *tokenStore) revokeToken(ctx context.Context, handle string, e *tokenEntry) error {
 	e.revoked.Store(true)
 	h := sha256.Sum256([]byte(handle))
-	_, err := ts.db.SQL.ExecContext(ctx, `UPDATE authz_tokens SET revoked = 1 WHERE hash = ?`, h[:])
+	err := ts.rows.revokeToken(ctx, h[:])
 	ts.markRevoked(h, e)
 	return err
 }
@@ -388,8 +412,7 @@ func (ts *tokenStore) revokeSession(ctx context.Context, sessionID string) error
 	}
 	// On disk first (families not in memory never load again), then what is
 	// in memory: the order tokenStore's doc comment relies on.
-	_, err := ts.db.SQL.ExecContext(ctx, `UPDATE authz_families SET revoked = 1
-		WHERE revoked = 0 AND json_extract(CAST(data AS TEXT), '$.session_id') = ? AND json_extract(CAST(data AS TEXT), '$.online') = 1`, sessionID)
+	err := ts.rows.revokeSession(ctx, sessionID)
 	ts.revocations.Add(1)
 	ts.famMu.Lock()
 	for id := range ts.families {
@@ -407,15 +430,12 @@ func (ts *tokenStore) revokeSession(ctx context.Context, sessionID string) error
 // loaded (it stays invalid). A miss costs one indexed query.
 func (ts *tokenStore) loadOne(ctx context.Context, h [32]byte) (*tokenEntry, bool) {
 	seen := ts.revocations.Load()
-	var scope, data []byte
-	var kind, id, famID string
-	var iat, exp int64
-	err := ts.db.SQL.QueryRowContext(ctx, `SELECT t.kind, t.token_id, t.scope, t.issued_at, t.expires_at, f.id, f.data
-		FROM authz_tokens t JOIN authz_families f ON f.id = t.family
-		WHERE t.hash = ? AND t.kind != 'code' AND t.revoked = 0 AND f.revoked = 0`, h[:]).Scan(&kind, &id, &scope, &iat, &exp, &famID, &data)
+	checked := time.Now().UnixNano()
+	row, data, err := ts.rows.load(ctx, h[:])
 	if err != nil {
 		return nil, false
 	}
+	famID := row.famID
 	ts.famMu.Lock()
 	fam := ts.familyLocked(famID)
 	if fam == nil {
@@ -427,21 +447,20 @@ func (ts *tokenStore) loadOne(ctx context.Context, h [32]byte) (*tokenEntry, boo
 		ts.keepFamilyLocked(fam)
 	}
 	ts.famMu.Unlock()
-	e := &tokenEntry{kind: kind, id: id, fam: fam, issuedAt: time.UnixMilli(iat), expiresAt: time.UnixMilli(exp)}
-	if json.Unmarshal(scope, &e.scopes) != nil {
+	e := &tokenEntry{kind: row.kind, id: row.id, fam: fam, issuedAt: time.UnixMilli(row.issuedAt), expiresAt: time.UnixMilli(row.expiresAt)}
+	e.checked.Store(checked)
+	if json.Unmarshal(row.scope, &e.scopes) != nil {
 		return nil, false
 	}
-	if kind == kindAccess {
+	if e.kind == kindAccess {
 		e.grant = grantOf(e, fam)
 	}
 	ts.put(h, e)
 	if ts.revocations.Load() != seen {
 		// A revocation was written while this token loaded: it may be this
 		// one, and its revoker may have missed the entry just published.
-		var live int
-		err := ts.db.SQL.QueryRowContext(ctx, `SELECT count(*) FROM authz_tokens t JOIN authz_families f ON f.id = t.family
-			WHERE t.hash = ? AND t.revoked = 0 AND f.revoked = 0`, h[:]).Scan(&live)
-		if err != nil || live == 0 {
+		live, err := ts.rows.live(ctx, h[:])
+		if err != nil || !live {
 			e.revoked.Store(true)
 			return nil, false
 		}
@@ -467,9 +486,7 @@ func (ts *tokenStore) sweep(ctx context.Context) error {
 		ts.familyLocked(id) // drops the entries of collected families
 	}
 	ts.famMu.Unlock()
-	_, err1 := ts.db.SQL.ExecContext(ctx, `DELETE FROM authz_tokens WHERE expires_at <= ?`, now.UnixMilli())
-	_, err2 := ts.db.SQL.ExecContext(ctx, `DELETE FROM authz_families WHERE expires_at <= ?`, now.Unix())
-	return errors.Join(err1, err2)
+	return ts.rows.sweep(ctx, now)
 }
 
 // codeHash is what authz_tokens keeps of an authorization code (kind
@@ -484,9 +501,7 @@ func (ts *tokenStore) codeFamily(ctx context.Context, code string) (famID, launc
 		return "", "", "", false
 	}
 	h := codeHash(code)
-	var data []byte
-	err := ts.db.SQL.QueryRowContext(ctx, `SELECT f.id, f.data FROM authz_tokens t JOIN authz_families f ON f.id = t.family
-		WHERE t.hash = ? AND t.kind = 'code'`, h[:]).Scan(&famID, &data)
+	famID, data, err := ts.rows.codeFamily(ctx, h[:])
 	if err != nil {
 		return "", "", "", false
 	}

@@ -194,8 +194,7 @@ func newRoundRobin(t *testing.T) *roundRobin {
 // instance: readiness, a launch minted on one and read on the other, a
 // client registered on one and read on the other, a backend token on one
 // and its assertion replayed on the other, and one issuer and key set on
-// both. (Tokens are still kept per instance, so a request bearing a token
-// is not part of this sequence yet.)
+// both. TestRoundRobinFullFlow runs whole SMART flows the same way.
 func TestRoundRobinSharedState(t *testing.T) {
 	u := pgtest.URL(t)
 	rr := newRoundRobin(t)
