@@ -2,8 +2,11 @@ package fhir
 
 import (
 	"errors"
+	"hash/maphash"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/fhirstore"
@@ -14,12 +17,25 @@ import (
 // authenticate resolves the bearer token (RFC 6750 §2.1), checks that it
 // was issued for this FHIR base (RS-03) and plays the launch's simulated
 // request error (smart.PhaseRequest; docs/simulated-errors.md).
+//
+// On the way, rq.base is set to the base's URL: on success it is the
+// grant's audience (equal to it, without building the string again).
 func (s *Server) authenticate(rq *req) *apiError {
-	base, aerr := s.base(rq.r)
+	b, aerr := s.fhirBase(rq.r)
 	if aerr != nil {
 		return aerr
 	}
-	rq.base = base
+	if aerr := s.resolve(rq, b); aerr != nil {
+		rq.base = s.baseString(b)
+		return aerr
+	}
+	rq.base = smart.TrimSlash(rq.grant.Audience) // == b's URL (resolve checked)
+	rq.set = s.scopeSet(rq.grant.Scopes)
+	return s.simulate(rq)
+}
+
+// resolve finds the request's grant and checks it was issued for base b.
+func (s *Server) resolve(rq *req, b smart.FHIRBase) *apiError {
 	h := rq.r.Header.Get("Authorization")
 	if h == "" {
 		return &apiError{status: http.StatusUnauthorized, code: "login", msg: "this FHIR server requires a bearer access token (Authorization: Bearer …)", realmOnly: true}
@@ -43,12 +59,11 @@ func (s *Server) authenticate(rq *req) *apiError {
 	case g.Expired(s.now()):
 		rq.expired = g
 		return invalidToken("the access token has expired")
-	case smart.TrimSlash(g.Audience) != base:
-		return invalidToken("the access token was issued for FHIR base " + g.Audience + ", not " + base)
+	case !isBase(b, g.Audience):
+		return invalidToken("the access token was issued for FHIR base " + g.Audience + ", not " + s.baseString(b))
 	}
 	rq.grant = g
-	rq.set = s.scopeSet(g.Scopes)
-	return s.simulate(rq)
+	return nil
 }
 
 func (s *Server) simulate(rq *req) *apiError {
@@ -76,19 +91,50 @@ func (s *Server) simulate(rq *req) *apiError {
 }
 
 // scopeSet parses and indexes a granted scope list once per distinct list.
+// The cache is looked up by a hash of the list (no key string built per
+// request) and the list compared in full.
 func (s *Server) scopeSet(granted []string) *scopes.Set {
-	key := strings.Join(granted, " ")
-	if v, ok := s.setCache.Load(key); ok {
-		return v.(*scopes.Set)
+	c := &s.sets
+	h := hashScopes(c.seed, granted)
+	c.mu.RLock()
+	e, ok := c.m[h]
+	c.mu.RUnlock()
+	if ok && slices.Equal(e.scopes, granted) {
+		return e.set
 	}
-	list, _ := scopes.ParseList(key) // grants hold only valid scopes; skip any other
+	list, _ := scopes.ParseList(strings.Join(granted, " ")) // grants hold only valid scopes; skip any other
 	set := scopes.NewSet(list)
-	if s.setCount.Add(1) > 4096 { // bound memory: distinct lists are few in practice
-		s.setCache.Clear()
-		s.setCount.Store(0)
+	c.mu.Lock()
+	if len(c.m) >= scopeCacheMax { // bound memory: distinct lists are few in practice
+		clear(c.m)
 	}
-	s.setCache.Store(key, set)
+	c.m[h] = scopeEntry{scopes: slices.Clone(granted), set: set}
+	c.mu.Unlock()
 	return set
+}
+
+const scopeCacheMax = 4096
+
+// scopeCache holds the parsed scope sets by a hash of their list.
+type scopeCache struct {
+	seed maphash.Seed
+	mu   sync.RWMutex
+	m    map[uint64]scopeEntry
+}
+
+type scopeEntry struct {
+	scopes []string
+	set    *scopes.Set
+}
+
+func hashScopes(seed maphash.Seed, list []string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	for _, sc := range list {
+		h.WriteString(sc)
+		h.WriteByte(0)
+	}
+	return h.Sum64()
 }
 
 // visibility is the outcome of an access check on one resource.
@@ -185,8 +231,11 @@ func deny(typ string, in scopes.Interaction) *apiError {
 // access, so the context Encounter needs an Encounter read scope like any
 // other (SMART 2.2 scopes, RS-06).
 func (rq *req) alwaysReadable(typ, id string) bool {
-	g := rq.grant
-	return g.FHIRUser != "" && fhirstore.NormalizeReference(g.FHIRUser) == typ+"/"+id
+	if rq.grant.FHIRUser == "" {
+		return false
+	}
+	t, i := fhirstore.SplitReference(rq.grant.FHIRUser)
+	return t != "" && t == typ && i == id
 }
 
 func (rq *req) supportedType() (*fhirstore.TypeDef, *apiError) {

@@ -76,10 +76,27 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	writeBody(w, e.status, outcome(issue{Severity: sev, Code: e.code, Diagnostics: e.msg}))
 }
 
-func writeBody(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", fhirJSON)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+// writeBody answers status with body as FHIR JSON, and the headers of
+// more: pairs of a name, in canonical form (textproto.CanonicalMIMEHeaderKey:
+// "Etag", not "ETag"), and a value.
+func writeBody(w http.ResponseWriter, status int, body []byte, more ...string) {
+	setHeaders(w.Header(), "Content-Type", fhirJSON, "Content-Length", strconv.Itoa(len(body)), more...)
 	w.WriteHeader(status)
 	w.Write(body)
+}
+
+// setHeaders sets the headers k1: v1, k2: v2 and those of more (name, value
+// pairs), as Header.Set would, with one allocation for every value. Each
+// value gets its own one-element slice (capacity one: an Add appends to a
+// copy), so no header shares storage with another. Names must be in
+// canonical form.
+func setHeaders(h http.Header, k1, v1, k2, v2 string, more ...string) {
+	vals := make([]string, 2+len(more)/2)
+	vals[0], vals[1] = v1, v2
+	h[k1], h[k2] = vals[0:1:1], vals[1:2:2]
+	for i := 0; i+1 < len(more); i += 2 {
+		j := 2 + i/2
+		vals[j] = more[i+1]
+		h[more[i]] = vals[j : j+1 : j+1]
+	}
 }

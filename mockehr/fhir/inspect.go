@@ -25,7 +25,7 @@ func (s *Server) record(rq *req, aerr *apiError) {
 	if g == nil && rq.expired != nil {
 		g, expired = rq.expired, true
 	}
-	inQuery := r.URL.Query().Get("access_token")
+	inQuery := queryGet(r, "access_token")
 	if g == nil && inQuery != "" {
 		// RFC 6750 §2.3 tokens are not accepted, but the request is still
 		// the app's: find its launch to say so.
@@ -86,11 +86,15 @@ func (s *Server) record(rq *req, aerr *apiError) {
 // otherPatient returns the patient id a request targets when it is not
 // want ("" when it targets want or no patient).
 func otherPatient(r *http.Request, want string) string {
-	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	for i := 0; i+1 < len(segs); i++ {
-		if segs[i] == "Patient" && segs[i+1] != "" && !strings.HasPrefix(segs[i+1], "_") && segs[i+1] != want {
-			return segs[i+1]
+	prev := ""
+	for seg := range strings.SplitSeq(strings.Trim(r.URL.Path, "/"), "/") {
+		if prev == "Patient" && seg != "" && !strings.HasPrefix(seg, "_") && seg != want {
+			return seg
 		}
+		prev = seg
+	}
+	if r.URL.RawQuery == "" {
+		return ""
 	}
 	q := r.URL.Query()
 	for _, p := range []string{"patient", "subject", "_id"} {

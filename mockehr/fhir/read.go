@@ -51,7 +51,7 @@ func (s *Server) handleRead(rq *req) *apiError {
 	if err != nil {
 		return err
 	}
-	if rq.r.URL.Query().Has("_elements") {
+	if rq.r.URL.RawQuery != "" && rq.r.URL.Query().Has("_elements") {
 		return writeResource(rq.w, http.StatusOK, r, elements(r.Raw, strings.Split(rq.r.URL.Query().Get("_elements"), ",")))
 	}
 	if inm := rq.r.Header.Get("If-None-Match"); inm != "" && inm == r.ETag {
@@ -64,10 +64,7 @@ func (s *Server) handleRead(rq *req) *apiError {
 }
 
 func writeResource(w http.ResponseWriter, status int, r *fhirstore.Resource, body []byte) *apiError {
-	h := w.Header()
-	h.Set("ETag", r.ETag)
-	h.Set("Last-Modified", r.LastModified)
-	writeBody(w, status, body)
+	writeBody(w, status, body, "Etag", r.ETag, "Last-Modified", r.LastModified)
 	return nil
 }
 

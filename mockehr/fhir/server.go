@@ -3,13 +3,12 @@ package fhir
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/fhirstore"
@@ -66,9 +65,9 @@ type Server struct {
 	now       func() time.Time
 	logger    *slog.Logger
 	started   time.Time
+	plainBase string // baseURL + "/fhir"
 
-	setCache  sync.Map // scope string → *scopes.Set
-	setCount  atomic.Int64
+	sets      scopeCache
 	revByType map[string][]string // target type → "Source:param" usable in _revinclude
 	routes    []route
 
@@ -107,6 +106,8 @@ func New(o Options) (*Server, error) {
 	if s.endpoints == nil {
 		s.endpoints = func(smart.FHIRBase) smart.Endpoints { return smart.Endpoints{} }
 	}
+	s.sets.seed, s.sets.m = maphash.MakeSeed(), map[uint64]scopeEntry{}
+	s.plainBase = smart.FHIRBase{Origin: s.baseURL}.URL()
 	s.started = s.now().UTC()
 	s.revByType = revIncludes()
 	s.routes = s.buildRoutes()
@@ -285,13 +286,49 @@ func (s *Server) literalFirst(seg string) bool {
 // base returns the FHIR base of the request (the value a token's aud must
 // equal), or an error for an unknown scenario.
 func (s *Server) base(r *http.Request) (string, *apiError) {
+	b, aerr := s.fhirBase(r)
+	if aerr != nil {
+		return "", aerr
+	}
+	return s.baseString(b), nil
+}
+
+// fhirBase is the request's FHIR base, or an error for an unknown scenario.
+func (s *Server) fhirBase(r *http.Request) (smart.FHIRBase, *apiError) {
 	b := smart.FHIRBase{Origin: s.baseURL, Scenario: r.PathValue("scenario")}
 	if b.Scenario != "" && s.scenario != nil {
 		if err := s.scenario(r.Context(), b.Scenario); err != nil {
-			return "", notFound("unknown or expired scenario in this FHIR base: " + err.Error())
+			return b, notFound("unknown or expired scenario in this FHIR base: " + err.Error())
 		}
 	}
-	return b.URL(), nil
+	return b, nil
+}
+
+// baseString is b.URL(), without building the plain base's again.
+func (s *Server) baseString(b smart.FHIRBase) string {
+	if b.Scenario == "" {
+		return s.plainBase
+	}
+	return b.URL()
+}
+
+// isBase reports whether u, less one trailing slash, is b's URL (as
+// smart.TrimSlash(u) == b.URL(), without building the URL).
+func isBase(b smart.FHIRBase, u string) bool {
+	u = smart.TrimSlash(u)
+	rest, ok := strings.CutPrefix(u, b.Origin)
+	if !ok {
+		return false
+	}
+	if b.Scenario != "" {
+		if rest, ok = strings.CutPrefix(rest, "/sim/"); !ok {
+			return false
+		}
+		if rest, ok = strings.CutPrefix(rest, b.Scenario); !ok {
+			return false
+		}
+	}
+	return rest == "/fhir"
 }
 
 // req is one authorised request.
@@ -307,12 +344,14 @@ type req struct {
 	expired *smart.Grant
 	count   int
 	status  int
+	sw      statusWriter // w's wrapper, allocated with the request
 }
 
 func (s *Server) authed(h func(*req) *apiError) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rq := &req{s: s, r: r, count: -1}
-		rq.w = &statusWriter{ResponseWriter: w, status: &rq.status}
+		rq.sw = statusWriter{ResponseWriter: w, status: &rq.status}
+		rq.w = &rq.sw // one allocation for both
 		err := s.authenticate(rq)
 		if err == nil {
 			err = negotiate(r)
@@ -356,7 +395,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // negotiate accepts JSON only (FHIR R4 http §content-types); XML → 406.
 func negotiate(r *http.Request) *apiError {
-	if f := r.URL.Query().Get("_format"); f != "" {
+	if f := queryGet(r, "_format"); f != "" {
 		switch f {
 		case "json", "application/json", "application/fhir+json", "application/json+fhir":
 		default:
@@ -369,4 +408,13 @@ func negotiate(r *http.Request) *apiError {
 		return errf(http.StatusNotAcceptable, "not-supported", "Accept: "+a+" is not supported: this server speaks JSON only (application/fhir+json)")
 	}
 	return nil
+}
+
+// queryGet is r.URL.Query().Get(key), without parsing (and allocating) an
+// empty query string, as most FHIR reads have.
+func queryGet(r *http.Request, key string) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return r.URL.Query().Get(key)
 }

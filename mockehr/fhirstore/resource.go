@@ -477,18 +477,28 @@ func hasPrefixType(key string, targets []string) bool {
 // NormalizeReference reduces a literal reference (relative, absolute URL,
 // with or without _history) to "Type/id"; "" when it is not one.
 func NormalizeReference(s string) string {
+	typ, id := SplitReference(s)
+	if typ == "" {
+		return ""
+	}
+	return typ + "/" + id
+}
+
+// SplitReference is NormalizeReference's type and id, without building
+// "Type/id"; both "" when s is not a literal reference.
+func SplitReference(s string) (typ, id string) {
 	if i := strings.Index(s, "/_history/"); i >= 0 {
 		s = s[:i]
 	}
 	s = strings.TrimSuffix(s, "/")
 	j := strings.LastIndexByte(s, '/')
 	if j <= 0 {
-		return ""
+		return "", ""
 	}
 	i := strings.LastIndexByte(s[:j], '/')
-	typ, id := s[i+1:j], s[j+1:]
+	typ, id = s[i+1:j], s[j+1:]
 	if types[typ] == nil || !validID(id) {
-		return ""
+		return "", ""
 	}
-	return typ + "/" + id
+	return typ, id
 }
