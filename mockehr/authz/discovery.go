@@ -158,25 +158,26 @@ func (s *Server) smartConfig(b smart.FHIRBase) *smartConfiguration {
 // /fhir and every valid /sim/{scenario}/fhir (DISC-01…15).
 func (s *Server) handleSmartConfig(w http.ResponseWriter, r *http.Request) {
 	b := smart.FHIRBase{Origin: s.base, Scenario: r.PathValue("scenario")}
+	launchID := ""
 	if b.Scenario != "" {
-		if _, err := s.openScenario(r.Context(), b.Scenario); err != nil {
+		l, err := s.openScenario(r.Context(), b.Scenario)
+		if err != nil {
 			apierr.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "unknown or expired scenario"})
 			return
 		}
+		launchID = l.ID
 	}
-	w.Header().Set("Cache-Control", "no-cache")
 	if b.Scenario == "" {
-		// The plain base's document never changes: encoded once.
-		w.Header().Set("Content-Type", "application/json")
+		// The plain base's document never changes: encoded once, and its
+		// two headers set with one allocation (Header.Set makes one each).
+		vals := make([]string, 2)
+		vals[0], vals[1] = "no-cache", "application/json"
+		h := w.Header()
+		h["Cache-Control"], h["Content-Type"] = vals[0:1:1], vals[1:2:2]
 		w.Write(s.plainSmartConfig())
 	} else {
+		w.Header().Set("Cache-Control", "no-cache")
 		apierr.WriteJSON(w, http.StatusOK, s.smartConfig(b))
-	}
-	launchID := ""
-	if b.Scenario != "" {
-		if l, err := s.openScenario(r.Context(), b.Scenario); err == nil {
-			launchID = l.ID
-		}
 	}
 	s.recordDiscovery(r, http.StatusOK, "smart-configuration", launchID)
 }

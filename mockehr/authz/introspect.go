@@ -25,7 +25,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		s.writeOAuthError(w, r, err)
 		return
 	}
-	if err := s.introspectionCaller(r); err != nil {
+	bearer, err := s.introspectionCaller(r)
+	if err != nil {
 		s.writeOAuthError(w, r, err)
 		return
 	}
@@ -34,7 +35,14 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		s.writeOAuthError(w, r, errInvalidRequest("token is required"))
 		return
 	}
-	answer := s.introspect(token)
+	var answer any
+	if bearer != nil && bearer.token == token {
+		// A token introspecting itself (as apps do): it was just found
+		// active, no second lookup.
+		answer = s.introspection(bearer.entry)
+	} else {
+		answer = s.introspect(token)
+	}
 	active := "active"
 	if _, ok := answer.(*introspection); !ok {
 		active = "inactive"
@@ -45,27 +53,37 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 
 // introspectionCaller authenticates the caller (INT-02, INT-11): a valid
 // bearer token, client authentication like at the token endpoint, or, in
-// sandbox mode, nothing at all (as the Inferno kits call it).
-func (s *Server) introspectionCaller(r *http.Request) error {
+// sandbox mode, nothing at all (as the Inferno kits call it). For a bearer
+// caller it returns the token and its entry.
+func (s *Server) introspectionCaller(r *http.Request) (*bearerCaller, error) {
 	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		if _, err := s.ResolveGrant(r.Context(), strings.TrimSpace(bearer)); err != nil {
-			return &oauthError{Code: "invalid_token", Description: "the bearer token is not active",
+		bearer = strings.TrimSpace(bearer)
+		// As ResolveGrant: an access token, neither revoked nor expired.
+		e, ok := s.tokens.lookup(bearer)
+		if !ok || e.kind != kindAccess || !e.active(s.now()) {
+			return nil, &oauthError{Code: "invalid_token", Description: "the bearer token is not active",
 				Challenge: `Bearer realm="ehrsim", error="invalid_token"`, Status: http.StatusUnauthorized}
 		}
-		return nil
+		return &bearerCaller{token: bearer, entry: e}, nil
 	}
 	cc, err := parseClientCreds(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cc.Assertion == "" && cc.Secret == "" {
 		if s.opts.Strict {
-			return errInvalidClient("introspection requires client authentication or a bearer token")
+			return nil, errInvalidClient("introspection requires client authentication or a bearer token")
 		}
-		return nil
+		return nil, nil
 	}
 	_, err = s.authenticate(r.Context(), r, cc, grantRef{})
-	return err
+	return nil, err
+}
+
+// bearerCaller is the active access token an introspection caller presented.
+type bearerCaller struct {
+	token string
+	entry *tokenEntry
 }
 
 // introspection is an active token's RFC 7662 answer: the token's
@@ -91,6 +109,11 @@ func (s *Server) introspect(token string) any {
 	if !ok || !e.active(s.now()) {
 		return inactive
 	}
+	return s.introspection(e)
+}
+
+// introspection is the answer for e, an active token.
+func (s *Server) introspection(e *tokenEntry) *introspection {
 	f := e.fam
 	out := &introspection{
 		Active: true, Scope: joinScopes(e.scopes), ClientID: f.ClientID, Sub: f.Subject, Iss: s.issuer, Aud: f.Audience,
