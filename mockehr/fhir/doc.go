@@ -22,7 +22,7 @@
 // Design choices:
 //   - Reads serve the stored JSON bytes as they are (no re-marshalling) and
 //     precomputed ETag/Last-Modified; scope Sets are cached per scope
-//     string, so a read costs a map lookup, a grant lookup and a write.
+//     list, so a read costs a map lookup, a grant lookup and a write.
 //   - Access rules are applied as query restrictions (compartment, granular
 //     filters) by the same matcher that runs searches, so reads, searches,
 //     _include/_revinclude, history and $everything cannot disagree.
