@@ -6,9 +6,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -57,23 +60,22 @@ type killClient struct {
 	key jose.JSONWebKey
 }
 
-func (c *killClient) token(t *testing.T, base string) string {
-	t.Helper()
+func (c *killClient) tryToken(base string) (string, error) {
 	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES384, Key: c.key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", c.key.KeyID))
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	jti := make([]byte, 12)
 	rand.Read(jti)
 	a, err := jwt.Signed(sig).Claims(jwt.Claims{Issuer: c.id, Subject: c.id, Audience: jwt.Audience{base + "/auth/oauth/token"},
 		Expiry: jwt.NewNumericDate(time.Now().Add(4 * time.Minute)), ID: fmt.Sprintf("%x", jti)}).Serialize()
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	resp, err := http.PostForm(base+"/auth/oauth/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"system/Observation.cruds"},
 		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {a}})
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	defer resp.Body.Close()
 	var tok struct {
@@ -81,22 +83,99 @@ func (c *killClient) token(t *testing.T, base string) string {
 	}
 	json.NewDecoder(resp.Body).Decode(&tok)
 	if resp.StatusCode != http.StatusOK || tok.AccessToken == "" {
-		t.Fatalf("token from %s: %d", base, resp.StatusCode)
+		return "", fmt.Errorf("token from %s: %d", base, resp.StatusCode)
 	}
-	return tok.AccessToken
+	return tok.AccessToken, nil
+}
+
+// failoverProxy round-robins requests over backends and drops a backend
+// whose port refuses connections, sending the request to the next one
+// (safe to resend: it never reached the dead backend). It keeps no
+// connections alive, so each request dials: a request in flight on a
+// backend when it dies fails, one started after its death does not.
+type failoverProxy struct {
+	mu       sync.Mutex
+	backends []*url.URL
+	dead     map[string]bool
+	next     int
+	tr       *http.Transport
+}
+
+func (p *failoverProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	for range len(p.backends) {
+		p.mu.Lock()
+		var target *url.URL
+		for range len(p.backends) {
+			b := p.backends[p.next%len(p.backends)]
+			p.next++
+			if !p.dead[b.Host] {
+				target = b
+				break
+			}
+		}
+		p.mu.Unlock()
+		if target == nil {
+			break
+		}
+		out := r.Clone(r.Context())
+		out.URL.Scheme, out.URL.Host, out.Host, out.RequestURI = target.Scheme, target.Host, r.Host, ""
+		out.Body = io.NopCloser(strings.NewReader(string(body)))
+		resp, err := p.tr.RoundTrip(out)
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			p.mu.Lock()
+			p.dead[target.Host] = true
+			p.mu.Unlock()
+			continue
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+		resp.Body.Close()
+		return
+	}
+	http.Error(w, "no live backend", http.StatusBadGateway)
 }
 
 // TestKilledInstanceLosesNoAcknowledgedWrite: two ehrsim processes on one
-// PostgreSQL database; while writers create Observations on A, A is killed
-// with SIGKILL. Every create A acknowledged (201) is readable on B, only
-// requests in flight at the kill may fail, and B keeps serving writes.
+// PostgreSQL database behind a proxy that round-robins and drops a dead
+// instance. Writers get client_credentials tokens and create Observations
+// through the proxy, so both instances issue tokens and acknowledge
+// writes; then A is killed with SIGKILL. Only requests in flight at the
+// kill may fail; every request started after it succeeds (on B); every
+// Observation acknowledged before the kill is readable on B, and every
+// token A issued still works on B.
 func TestKilledInstanceLosesNoAcknowledgedWrite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two ehrsim processes")
 	}
 	u := pgtest.URL(t)
-	a, procA := startChild(t, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--database-url", u, "--log-level", "error")
-	b, _ := startChild(t, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--database-url", u, "--log-level", "error")
+	px := &failoverProxy{dead: map[string]bool{}, tr: &http.Transport{DisableKeepAlives: true}}
+	front := httptest.NewServer(px)
+	defer front.Close()
+	// Each instance's public URL is the proxy's; the proxy reaches them on
+	// ports picked here.
+	start := func() (string, *exec.Cmd) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		_, proc := startChild(t, "--listen", addr, "--base-url", front.URL, "--data-dir", t.TempDir(), "--database-url", u, "--log-level", "error")
+		target, _ := url.Parse("http://" + addr)
+		px.backends = append(px.backends, target)
+		return target.String(), proc
+	}
+	_, procA := start()
+	b, _ := start()
 
 	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
@@ -105,16 +184,15 @@ func TestKilledInstanceLosesNoAcknowledgedWrite(t *testing.T) {
 	c := &killClient{id: "kill-test-backend", key: jose.JSONWebKey{Key: k, KeyID: "kill-key", Algorithm: string(jose.ES384), Use: "sig"}}
 	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{c.key.Public()}})
 	reg, _ := json.Marshal(map[string]any{"client_id": c.id, "client_type": "backend-service", "jwks": json.RawMessage(jwks), "scope": "system/*.cruds"})
-	resp, err := http.Post(a+"/api/clients", "application/json", strings.NewReader(string(reg)))
+	resp, err := http.Post(front.URL+"/api/clients", "application/json", strings.NewReader(string(reg)))
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("register: %v %v", err, resp)
 	}
 	resp.Body.Close()
-	tokA, tokB := c.token(t, a), c.token(t, b)
 
-	create := func(base, token string, n int) (string, error) {
+	create := func(token string, n int) (string, error) {
 		body := fmt.Sprintf(`{"resourceType":"Observation","status":"final","code":{"text":"kill test %d"},"subject":{"reference":"Patient/pat-amy-shaw"}}`, n)
-		req, _ := http.NewRequest("POST", base+"/fhir/Observation", strings.NewReader(body))
+		req, _ := http.NewRequest("POST", front.URL+"/fhir/Observation", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/fhir+json")
 		resp, err := http.DefaultClient.Do(req)
@@ -131,51 +209,77 @@ func TestKilledInstanceLosesNoAcknowledgedWrite(t *testing.T) {
 	}
 
 	var (
-		mu     sync.Mutex
-		acked  []string
-		killed = make(chan struct{})
-		wg     sync.WaitGroup
+		mu       sync.Mutex
+		acked    []string // Observations acknowledged
+		tokens   []string // tokens issued
+		killedAt time.Time
+		after    int // requests started after the kill that succeeded
+		wg       sync.WaitGroup
 	)
+	killedBefore := func(start time.Time) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return !killedAt.IsZero() && !start.After(killedAt)
+	}
 	for w := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for n := 0; ; n++ {
-				id, err := create(a, tokA, w*1_000_000+n)
-				if err != nil {
-					select {
-					case <-killed: // in flight at the kill, or after it
-					default:
-						t.Errorf("create on A before the kill: %v", err)
+				start := time.Now()
+				tok, err := c.tryToken(front.URL)
+				if err == nil {
+					mu.Lock()
+					tokens = append(tokens, tok)
+					mu.Unlock()
+					var id string
+					if id, err = create(tok, w*1_000_000+n); err == nil {
+						mu.Lock()
+						acked = append(acked, id)
+						mu.Unlock()
 					}
-					return
 				}
 				mu.Lock()
-				acked = append(acked, id)
+				done := !killedAt.IsZero() && after >= 200
+				if err == nil && !killedAt.IsZero() && start.After(killedAt) {
+					after++
+				}
 				mu.Unlock()
+				if err != nil && !killedBefore(start) {
+					t.Errorf("a request started %s after the kill (or before it, with none) failed: %v", time.Since(start), err)
+					return
+				}
+				if done {
+					return
+				}
 			}
 		}()
 	}
-	for {
+	for wait := time.Now().Add(30 * time.Second); ; {
 		mu.Lock()
 		n := len(acked)
 		mu.Unlock()
 		if n >= 40 {
 			break
 		}
+		if t.Failed() || time.Now().After(wait) {
+			t.Fatalf("%d Observations acknowledged before the kill, want 40", n)
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	close(killed)
 	procA.Process.Kill() // SIGKILL
-	wg.Wait()
+	mu.Lock()
+	killedAt = time.Now()
+	mu.Unlock()
 	procA.Wait()
+	wg.Wait()
 
 	mu.Lock()
-	ids := append([]string(nil), acked...)
+	ids, toks := append([]string(nil), acked...), append([]string(nil), tokens...)
 	mu.Unlock()
-	read := func(id string) int {
+	read := func(id, token string) int {
 		req, _ := http.NewRequest("GET", b+"/fhir/Observation/"+id, nil)
-		req.Header.Set("Authorization", "Bearer "+tokB)
+		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -186,20 +290,23 @@ func TestKilledInstanceLosesNoAcknowledgedWrite(t *testing.T) {
 	// B's follower has them within a few polls; the deadline only bounds
 	// a broken follower.
 	deadline := time.Now().Add(20 * time.Second)
-	for _, id := range ids {
+	for i, id := range ids {
 		for {
-			code := read(id)
+			code := read(id, toks[i%len(toks)])
 			if code == http.StatusOK {
 				break
 			}
 			if code != http.StatusNotFound || time.Now().After(deadline) {
-				t.Fatalf("Observation/%s, acknowledged by A before it was killed, on B: %d (of %d acknowledged)", id, code, len(ids))
+				t.Fatalf("Observation/%s, acknowledged before A was killed, on B: %d (of %d acknowledged)", id, code, len(ids))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	// B serves on.
-	if _, err := create(b, tokB, -1); err != nil {
-		t.Fatalf("create on B after A was killed: %v", err)
+	// Every token issued (by A or B) works on B.
+	for _, tok := range toks {
+		if code := read(ids[0], tok); code != http.StatusOK {
+			t.Fatalf("a token issued before the kill, on B: %d", code)
+		}
 	}
+	t.Logf("%d tokens issued, %d Observations acknowledged, %d requests after the kill", len(toks), len(ids), after)
 }
