@@ -242,9 +242,16 @@ func (c *Client) Mixed(ctx context.Context, worker int) error {
 }
 
 func (c *Client) do(ctx context.Context, method, u, ctype string, body io.Reader, bearer string) (int, []byte, error) {
+	var b bytes.Buffer
+	status, err := c.doInto(ctx, method, u, ctype, body, bearer, &b)
+	return status, b.Bytes(), err
+}
+
+// doInto does one request and appends its answer's body (at most 1 MiB) to dst.
+func (c *Client) doInto(ctx context.Context, method, u, ctype string, body io.Reader, bearer string, dst *bytes.Buffer) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
@@ -254,11 +261,11 @@ func (c *Client) do(ctx context.Context, method, u, ctype string, body io.Reader
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, b, err
+	_, err = dst.ReadFrom(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, err
 }
 
 // Run drives concurrent full launches until the duration or count is reached.
