@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ehrsim/ehrsim/e2e/ehrsimtest"
+	"github.com/ehrsim/ehrsim/internal/pgtest"
 	"github.com/playwright-community/playwright-go"
 )
 
@@ -36,7 +37,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer browser.Close()
-	return m.Run()
+	return pgtest.Run(m) // a PostgreSQL for the tests of several instances
 }
 
 // server is one isolated ehrsim for one test (the user test kit's server,

@@ -61,6 +61,10 @@ func Main(m *testing.M) {
 	os.Exit(run(m))
 }
 
+// Run is Main for a TestMain that does more around the tests: it runs
+// them with a PostgreSQL server and returns their status.
+func Run(m *testing.M) int { return run(m) }
+
 func run(m *testing.M) int {
 	mainCalled = true
 	code := m.Run()
