@@ -85,6 +85,14 @@ type Service struct {
 	pruneMu   sync.Mutex
 	lastPrune time.Time
 	opened    openCache
+
+	// defaultPr caches the default practitioner of provider launches
+	// (defaultPractitioner).
+	defaultPr struct {
+		sync.Mutex
+		id string
+		at time.Time
+	}
 }
 
 // New loads (creating on first use) the sealing key and the launcher's tables.

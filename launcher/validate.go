@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ehrsim/ehrsim/mockehr/smart"
 )
@@ -161,15 +162,47 @@ func (s *Service) people(ctx context.Context, req Request, l *Launch) error {
 		}
 		l.Practitioner = pr
 	default:
-		all, err := s.dir.Practitioners(ctx)
+		id, err := s.defaultPractitioner(ctx)
 		if err != nil {
-			return fmt.Errorf("launcher: practitioners: %w", err)
+			return err
 		}
-		if len(all) > 0 {
-			l.Practitioner = all[0].ID
-		}
+		l.Practitioner = id
 	}
 	return nil
+}
+
+// defaultPractitionerTTL bounds how long the default practitioner is taken
+// from the cache rather than the directory's list.
+const defaultPractitionerTTL = time.Second
+
+// defaultPractitioner is the user of a provider launch that names none: the
+// directory's first practitioner ("" when it has none). Listing every
+// practitioner on each mint cost more than the rest of the mint's
+// validation, so the choice is cached for defaultPractitionerTTL; a cached
+// practitioner is still looked up (one read), so one deleted meanwhile is
+// never chosen.
+func (s *Service) defaultPractitioner(ctx context.Context) (string, error) {
+	c := &s.defaultPr
+	c.Lock()
+	id, fresh := c.id, c.id != "" && s.now().Sub(c.at) < defaultPractitionerTTL
+	c.Unlock()
+	if fresh {
+		if _, err := s.dir.Practitioner(ctx, id); err == nil {
+			return id, nil
+		}
+	}
+	all, err := s.dir.Practitioners(ctx)
+	if err != nil {
+		return "", fmt.Errorf("launcher: practitioners: %w", err)
+	}
+	id = ""
+	if len(all) > 0 {
+		id = all[0].ID
+	}
+	c.Lock()
+	c.id, c.at = id, s.now()
+	c.Unlock()
+	return id, nil
 }
 
 // context checks fhir_context items and that their references exist.
