@@ -157,6 +157,10 @@ type tokenStore struct {
 // query.
 const sharedRecheck = 500 * time.Millisecond
 
+// confirmTimeout bounds a confirmation's query: a database that does not
+// answer delays a request by at most this, then the cached answer serves.
+const confirmTimeout = 2 * time.Second
+
 func newTokenStore(db *store.DB, now func() time.Time) *tokenStore {
 	ts := &tokenStore{rows: tokenRowsFor(db), now: now, families: map[string]weak.Pointer[family]{}}
 	if db.Postgres() {
@@ -229,7 +233,9 @@ func (ts *tokenStore) confirm(h [32]byte, e *tokenEntry) {
 	if now-last < int64(ts.recheck) {
 		return
 	}
-	live, err := ts.rows.live(context.Background(), h[:])
+	ctx, cancel := context.WithTimeout(context.Background(), confirmTimeout)
+	live, err := ts.rows.live(ctx, h[:])
+	cancel()
 	if err != nil {
 		// The database did not answer: keep serving what is known, and
 		// ask again on the next use.
