@@ -254,10 +254,18 @@ func (ss *smartServer) Authorize(ctx context.Context, r *op.ClientRequest[oidc.A
 		}
 	}
 	s.presetContext(ctx, a, ac)
+	if s.pendingStep(a) == "" {
+		// Nothing to ask (a launch that skips login and consent): the
+		// request is stored finished, with its code, in one write.
+		a.done, a.Code, a.ExpiresAt = true, randomHandle(32), now.Add(s.opts.CodeLifetime)
+	}
 	if err := s.storage.add(ctx, a); err != nil {
 		return nil, err
 	}
 	s.rememberClient(ctx, ac.client, a.ExpiresAt.Add(s.opts.CodeLifetime))
+	if a.done {
+		return op.NewRedirect(s.codeURL(a, a.Code)), nil
+	}
 	next, err := s.nextStep(ctx, a)
 	if err != nil {
 		s.storage.DeleteAuthRequest(ctx, a.ID)

@@ -172,8 +172,17 @@ func (s *Server) finishURL(ctx context.Context, a *authRequest) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	return op.AuthResponseURL(a.RedirectURI, a.ResponseType, a.ResponseMode,
+	return s.codeURL(a, code), nil
+}
+
+// codeURL is the client redirect carrying code (RFC 6749 §4.1.2).
+func (s *Server) codeURL(a *authRequest, code string) string {
+	u, err := op.AuthResponseURL(a.RedirectURI, a.ResponseType, a.ResponseMode,
 		&op.CodeResponseType{Code: code, State: a.State}, s.provider.Encoder())
+	if err != nil {
+		return s.errorURL(a, oidc.ErrServerError().WithDescription("the authorization response could not be encoded"))
+	}
+	return u
 }
 
 // errorURL builds an error redirect carrying the state (RFC 6749 §4.1.2.1).

@@ -28,6 +28,8 @@ import (
 // the token exchange of one flow may each land on any instance). They pass
 // one contract test (requests_contract_test.go).
 type requestStore interface {
+	// add stores a new request; one with a code (a.Code, a.done) is
+	// stored finished, as issueCode leaves it.
 	add(ctx context.Context, a *authRequest) error
 	// get returns the unexpired request id; with pending, only when no
 	// code was issued for it yet.
@@ -109,6 +111,9 @@ func (m *memRequests) add(_ context.Context, a *authRequest) error {
 	}
 	cp := *a
 	m.requests[a.ID] = &cp
+	if a.Code != "" {
+		m.codes[a.Code] = &cp
+	}
 	return nil
 }
 
@@ -263,9 +268,9 @@ type pgRequests struct {
 }
 
 // storedRequest is an authRequest's JSON in authz_requests: its exported
-// fields, the launch without its client secret, and the one unexported
-// field a page sets. ExpiresAt, the version, done and the code are
-// columns.
+// fields but the code, the launch without its client secret, and the one
+// unexported field a page sets. ExpiresAt, the version, done and the
+// code's hash are columns.
 type storedRequest struct {
 	*authRequest
 	Launch         *launcher.Stored `json:"Launch,omitempty"`
@@ -273,7 +278,9 @@ type storedRequest struct {
 }
 
 func encodeRequest(a *authRequest) ([]byte, error) {
-	sr := storedRequest{authRequest: a, EncounterAsked: a.encounterAsked}
+	cp := *a
+	cp.Code = "" // a column, as its hash: never the code itself
+	sr := storedRequest{authRequest: &cp, EncounterAsked: a.encounterAsked}
 	if a.Launch != nil {
 		sr.Launch = a.Launch.Store()
 	}
@@ -302,8 +309,12 @@ func (p *pgRequests) add(ctx context.Context, a *authRequest) error {
 	if err != nil {
 		return err
 	}
-	_, err = p.db.ExecContext(ctx, `INSERT INTO authz_requests (id, data, version, expires_at) VALUES ($1, $2, $3, $4)`,
-		a.ID, data, a.version, a.ExpiresAt.UnixMilli())
+	var code []byte
+	if a.Code != "" {
+		code = requestCodeHash(a.Code)
+	}
+	_, err = p.db.ExecContext(ctx, `INSERT INTO authz_requests (id, data, version, done, code_hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		a.ID, data, a.version, a.done, code, a.ExpiresAt.UnixMilli())
 	return err
 }
 

@@ -251,6 +251,25 @@ func TestRequestStoreContract(t *testing.T) {
 			if _, _, err := b.takeCode(ctx, "code-4"); !errors.Is(err, errCodeUnknown) {
 				t.Errorf("a swept code: %v, want errCodeUnknown", err)
 			}
+			// A request added finished, with its code (nothing to ask), is
+			// no longer pending and its code redeems once.
+			r7 := *req
+			r7.ID, r7.ExpiresAt, r7.done, r7.Code = "r-7", now().Add(time.Minute), true, "code-7"
+			if err := a.add(ctx, &r7); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := b.get(ctx, "r-7", true); ok {
+				t.Error("a request added with its code is pending")
+			}
+			if got, ok := b.peekCode(ctx, "code-7"); !ok || got.ID != "r-7" {
+				t.Error("the code of a request added with it does not peek")
+			}
+			if got, _, err := b.takeCode(ctx, "code-7"); err != nil || got.ID != "r-7" || got.Code != "code-7" {
+				t.Errorf("takeCode of a request added with its code: %v", err)
+			}
+			if _, _, err := a.takeCode(ctx, "code-7"); !errors.Is(err, errCodeReplayed) {
+				t.Errorf("second take: %v", err)
+			}
 			// delete removes a request and its code.
 			r6 := *req
 			r6.ID, r6.ExpiresAt = "r-6", now().Add(time.Minute)
@@ -266,14 +285,18 @@ func TestRequestStoreContract(t *testing.T) {
 	}
 }
 
-// A launch-defined client secret never reaches the shared database: the
-// stored request keeps the launch without it (the client's salted HMAC is
-// what the token endpoint checks).
+// A launch-defined client secret and the code never reach the shared
+// database: the stored request keeps the launch without the secret (the
+// client's salted HMAC is what the token endpoint checks) and the code as
+// its hash, in a column.
 func TestStoredRequestDropsTheLaunchSecret(t *testing.T) {
 	l := &launcher.Launch{ID: "l-1", Client: launcher.Client{ClientID: "app", ClientSecret: "s3cret-value"}}
-	data, err := encodeRequest(&authRequest{ID: "r", Launch: l})
+	data, err := encodeRequest(&authRequest{ID: "r", Launch: l, Code: "the-code-itself"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "the-code-itself") {
+		t.Errorf("stored request holds its code: %s", data)
 	}
 	if strings.Contains(string(data), "s3cret-value") {
 		t.Errorf("stored request holds the launch's client secret: %s", data)
