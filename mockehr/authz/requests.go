@@ -337,22 +337,18 @@ func (p *pgRequests) commit(ctx context.Context, a *authRequest) error {
 	if err != nil {
 		return err
 	}
-	res, err := p.db.ExecContext(ctx, `UPDATE authz_requests SET data = $1, version = version + 1
-		WHERE id = $2 AND version = $3 AND NOT done`, data, a.ID, a.version)
-	if err != nil {
+	if err := p.changeOne(ctx, `UPDATE authz_requests SET data = $1, version = version + 1
+		WHERE id = $2 AND version = $3 AND NOT done`, data, a.ID, a.version); err != nil {
 		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n != 1 {
-		return errRequestChanged
 	}
 	a.version++
 	return nil
 }
 
-func (p *pgRequests) deny(ctx context.Context, id string) error {
-	res, err := p.db.ExecContext(ctx, `DELETE FROM authz_requests WHERE id = $1 AND NOT done`, id)
+// changeOne runs a check-and-set statement: errRequestChanged unless it
+// changed exactly one row.
+func (p *pgRequests) changeOne(ctx context.Context, stmt string, args ...any) error {
+	res, err := p.db.ExecContext(ctx, stmt, args...)
 	if err != nil {
 		return err
 	}
@@ -364,18 +360,13 @@ func (p *pgRequests) deny(ctx context.Context, id string) error {
 	return nil
 }
 
+func (p *pgRequests) deny(ctx context.Context, id string) error {
+	return p.changeOne(ctx, `DELETE FROM authz_requests WHERE id = $1 AND NOT done`, id)
+}
+
 func (p *pgRequests) issueCode(ctx context.Context, id, code string, expires time.Time) error {
-	res, err := p.db.ExecContext(ctx, `UPDATE authz_requests SET done = true, code_hash = $1, expires_at = $2
+	return p.changeOne(ctx, `UPDATE authz_requests SET done = true, code_hash = $1, expires_at = $2
 		WHERE id = $3 AND NOT done AND expires_at > $4`, requestCodeHash(code), expires.UnixMilli(), id, p.now().UnixMilli())
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n != 1 {
-		return errRequestChanged
-	}
-	return nil
 }
 
 func (p *pgRequests) peekCode(ctx context.Context, code string) (*authRequest, bool) {
