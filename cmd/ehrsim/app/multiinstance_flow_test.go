@@ -169,11 +169,7 @@ func TestRoundRobinFullFlow(t *testing.T) {
 	rr := newRoundRobin(t)
 	var addrs []string
 	for range 2 {
-		s, err := Start(context.Background(), []string{"--listen", "127.0.0.1:0", "--base-url", rr.URL, "--data-dir", t.TempDir(), "--database-url", u, "--log-level", "error"}, env(nil), io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Shutdown(context.Background()) })
+		s := startOnDB(t, u, "--base-url", rr.URL)
 		target, _ := url.Parse("http://" + s.Addr)
 		rr.backends = append(rr.backends, target)
 		addrs = append(addrs, "http://"+s.Addr)

@@ -1,12 +1,10 @@
 package app
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,15 +22,7 @@ import (
 // inspector's events live in the shared database.
 func TestInspectorEventsAcrossInstances(t *testing.T) {
 	u := pgtest.URL(t)
-	start := func() *Server {
-		s, err := Start(context.Background(), []string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--database-url", u, "--log-level", "error"}, env(nil), io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Shutdown(context.Background()) })
-		return s
-	}
-	a, b := start(), start()
+	a, b := startOnDB(t, u), startOnDB(t, u)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 	// Mint on A.

@@ -98,21 +98,27 @@ func fhirDo(t *testing.T, method, u, token, body string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// startOnDB starts an in-process instance on the PostgreSQL database u,
+// with a data directory of its own and extra flags (e.g. --base-url),
+// stopped when the test ends.
+func startOnDB(t *testing.T, u string, extra ...string) *Server {
+	t.Helper()
+	args := append([]string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--database-url", u, "--log-level", "error"}, extra...)
+	s, err := Start(context.Background(), args, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	return s
+}
+
 // TestBackendServicesAcrossInstances: two instances on one PostgreSQL
 // database. A backend client registered on A gets tokens on B; its
 // assertion's jti, used on A, is refused on B; an Observation it creates
 // on A is readable on B (B follows A's writes without a restart).
 func TestBackendServicesAcrossInstances(t *testing.T) {
 	u := pgtest.URL(t)
-	start := func() *Server {
-		s, err := Start(context.Background(), []string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--database-url", u, "--log-level", "error"}, env(nil), io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Shutdown(context.Background()) })
-		return s
-	}
-	a, b := start(), start()
+	a, b := startOnDB(t, u), startOnDB(t, u)
 	c := newBackendClient(t, "multi-backend")
 	c.register(t, a.URL)
 
@@ -199,11 +205,7 @@ func TestRoundRobinSharedState(t *testing.T) {
 	u := pgtest.URL(t)
 	rr := newRoundRobin(t)
 	for range 2 {
-		s, err := Start(context.Background(), []string{"--listen", "127.0.0.1:0", "--base-url", rr.URL, "--data-dir", t.TempDir(), "--database-url", u, "--log-level", "error"}, env(nil), io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Shutdown(context.Background()) })
+		s := startOnDB(t, u, "--base-url", rr.URL)
 		target, _ := url.Parse("http://" + s.Addr)
 		rr.backends = append(rr.backends, target)
 	}
