@@ -188,7 +188,15 @@ func (s *Service) OpenScenario(ctx context.Context, scenario string) (*Launch, e
 }
 
 func (s *Service) open(v, purpose string) (*Launch, error) {
-	l, ok := s.opened.get(purpose + "\x00" + v)
+	// Only scenarios are cached: their FHIR base is opened on every FHIR
+	// request, while a launch code is opened about once (at authorize), so
+	// caching codes filled the cache with launches never opened again.
+	cached := purpose == purposeScenario
+	var l *Launch
+	ok := false
+	if cached {
+		l, ok = s.opened.get(v)
+	}
 	if !ok {
 		// v is usually a slice of a request line; a cached launch must not
 		// keep that whole line alive.
@@ -202,7 +210,9 @@ func (s *Service) open(v, purpose string) (*Launch, error) {
 		} else {
 			l.scenario = v
 		}
-		s.opened.put(purpose+"\x00"+v, l)
+		if cached {
+			s.opened.put(v, l)
+		}
 	}
 	cp := *l // a shallow copy: callers may set fields, never change its slices
 	if cp.Expired(s.now()) {
@@ -211,17 +221,18 @@ func (s *Service) open(v, purpose string) (*Launch, error) {
 	return &cp, nil
 }
 
-// openCache remembers launches already opened, by their sealed string: a
+// openCache remembers scenarios already opened, by their sealed string: a
 // scenario's FHIR base is opened on every FHIR request, and opening
 // (AES-GCM, inflate, JSON) costs far more than the request's token lookup.
 // A sealed string always opens to the same launch, so entries never go
-// stale; the cache is bounded by dropping everything when full.
+// stale; the cache is bounded by dropping everything when full (about
+// 1.5 KB an entry).
 type openCache struct {
 	mu sync.Mutex
 	m  map[string]*Launch
 }
 
-const openCacheMax = 4096
+const openCacheMax = 2048
 
 func (c *openCache) get(k string) (*Launch, bool) {
 	c.mu.Lock()
