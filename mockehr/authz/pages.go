@@ -124,8 +124,13 @@ var errAlreadyAnswered = &smart.PageError{Status: http.StatusConflict, Title: "A
 // pageRequest loads a snapshot of the pending request and checks it belongs
 // to this browser.
 func (s *Server) pageRequest(r *http.Request, id string) (*authRequest, *browserSession, error) {
-	a, ok := s.storage.snapshot(r.Context(), id)
-	if !ok {
+	a, err := s.storage.snapshot(r.Context(), id)
+	if err != nil && !errors.Is(err, errNoRequest) {
+		s.log.ErrorContext(r.Context(), "reading an authorization request failed", "err", err)
+		return nil, nil, &smart.PageError{Status: http.StatusServiceUnavailable, Title: "Sign-in temporarily unavailable",
+			Detail: "The database holding this sign-in did not answer. Try again in a moment."}
+	}
+	if err != nil {
 		return nil, nil, &smart.PageError{Status: http.StatusBadRequest, Title: "Sign-in request expired",
 			Detail: "This authorization request is unknown, finished or expired. Start again from the app."}
 	}

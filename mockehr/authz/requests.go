@@ -32,8 +32,9 @@ type requestStore interface {
 	// stored finished, as issueCode leaves it.
 	add(ctx context.Context, a *authRequest) error
 	// get returns the unexpired request id; with pending, only when no
-	// code was issued for it yet.
-	get(ctx context.Context, id string, pending bool) (*authRequest, bool)
+	// code was issued for it yet. errNoRequest when there is none; any
+	// other error is the store's (the database did not answer).
+	get(ctx context.Context, id string, pending bool) (*authRequest, error)
 	// commit stores a changed copy when the request is still pending at
 	// the version the copy was read at (errRequestChanged otherwise).
 	commit(ctx context.Context, a *authRequest) error
@@ -69,6 +70,10 @@ const usedCodeWindow = 10 * time.Minute
 // state must be bounded). When full, expired ones are dropped first; if none
 // expired, new requests are refused with temporarily_unavailable.
 const maxAuthRequests = 100_000
+
+// errNoRequest is requestStore.get's answer for an unknown, finished or
+// expired request.
+var errNoRequest = errors.New("no such pending authorization request")
 
 func requestStoreFor(db *store.DB, now func() time.Time) requestStore {
 	if db != nil && db.Postgres() {
@@ -140,15 +145,15 @@ func (m *memRequests) sweep(_ context.Context, now time.Time) error {
 	return nil
 }
 
-func (m *memRequests) get(_ context.Context, id string, pending bool) (*authRequest, bool) {
+func (m *memRequests) get(_ context.Context, id string, pending bool) (*authRequest, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a, ok := m.requests[id]
 	if !ok || (pending && a.done) || !m.now().Before(a.ExpiresAt) {
-		return nil, false
+		return nil, errNoRequest
 	}
 	cp := *a
-	return &cp, true
+	return &cp, nil
 }
 
 func (m *memRequests) commit(_ context.Context, a *authRequest) error {
@@ -318,18 +323,20 @@ func (p *pgRequests) add(ctx context.Context, a *authRequest) error {
 	return err
 }
 
-func (p *pgRequests) get(ctx context.Context, id string, pending bool) (*authRequest, bool) {
+func (p *pgRequests) get(ctx context.Context, id string, pending bool) (*authRequest, error) {
 	var data []byte
 	var version int
 	var done bool
 	var exp int64
 	err := p.db.QueryRowContext(ctx, `SELECT data, version, done, expires_at FROM authz_requests
 		WHERE id = $1 AND NOT used AND expires_at > $2 AND (NOT done OR NOT $3)`, id, p.now().UnixMilli(), pending).Scan(&data, &version, &done, &exp)
-	if err != nil {
-		return nil, false
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNoRequest
 	}
-	a, err := decodeRequest(data, version, done, exp)
-	return a, err == nil
+	if err != nil {
+		return nil, err
+	}
+	return decodeRequest(data, version, done, exp)
 }
 
 func (p *pgRequests) commit(ctx context.Context, a *authRequest) error {

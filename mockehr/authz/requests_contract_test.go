@@ -77,9 +77,9 @@ func TestRequestStoreContract(t *testing.T) {
 
 			// Two pages read the request on different instances; the first
 			// answer counts, the second is refused.
-			p1, ok1 := a.get(ctx, "r-1", true)
-			p2, ok2 := b.get(ctx, "r-1", true)
-			if !ok1 || !ok2 {
+			p1, err1 := a.get(ctx, "r-1", true)
+			p2, err2 := b.get(ctx, "r-1", true)
+			if err1 != nil || err2 != nil {
 				t.Fatal("a new request is not pending on both instances")
 			}
 			if got := p2; got.RedirectURI != req.RedirectURI || got.Challenge.Challenge != "ch" || len(got.Granted) != 4 ||
@@ -136,10 +136,10 @@ func TestRequestStoreContract(t *testing.T) {
 			if code == "" {
 				t.Fatal("the issued code cannot be peeked")
 			}
-			if _, ok := a.get(ctx, "r-1", true); ok {
+			if _, err := a.get(ctx, "r-1", true); !errors.Is(err, errNoRequest) {
 				t.Error("a request with a code is still pending")
 			}
-			if r, ok := a.get(ctx, "r-1", false); !ok || !r.Done() {
+			if r, err := a.get(ctx, "r-1", false); err != nil || !r.Done() {
 				t.Error("a request with a code is not found as done")
 			}
 			if err := a.commit(ctx, got); !errors.Is(err, errRequestChanged) {
@@ -211,7 +211,7 @@ func TestRequestStoreContract(t *testing.T) {
 			if err := b.deny(ctx, "r-3"); err != nil {
 				t.Fatal(err)
 			}
-			if _, ok := a.get(ctx, "r-3", false); ok {
+			if _, err := a.get(ctx, "r-3", false); !errors.Is(err, errNoRequest) {
 				t.Error("a denied request is still found")
 			}
 			// An expired code is redeemed all the same (a replay is still one) and refused.
@@ -238,7 +238,7 @@ func TestRequestStoreContract(t *testing.T) {
 				t.Fatal(err)
 			}
 			advance(2 * time.Second)
-			if _, ok := b.get(ctx, "r-5", false); ok {
+			if _, err := b.get(ctx, "r-5", false); !errors.Is(err, errNoRequest) {
 				t.Error("an expired request is found")
 			}
 			if err := b.issueCode(ctx, "r-5", "code-5", now().Add(time.Minute)); !errors.Is(err, errRequestChanged) {
@@ -258,7 +258,7 @@ func TestRequestStoreContract(t *testing.T) {
 			if err := a.add(ctx, &r7); err != nil {
 				t.Fatal(err)
 			}
-			if _, ok := b.get(ctx, "r-7", true); ok {
+			if _, err := b.get(ctx, "r-7", true); !errors.Is(err, errNoRequest) {
 				t.Error("a request added with its code is pending")
 			}
 			if got, ok := b.peekCode(ctx, "code-7"); !ok || got.ID != "r-7" {

@@ -40,7 +40,7 @@ var errRequestChanged = errors.New("this authorization request was already answe
 // snapshot returns a copy of the pending (not finished, not expired)
 // request id, for the pages to read and to change; changes go back through
 // commit.
-func (st *storage) snapshot(ctx context.Context, id string) (*authRequest, bool) {
+func (st *storage) snapshot(ctx context.Context, id string) (*authRequest, error) {
 	return st.reqs.get(ctx, id, true)
 }
 
@@ -122,9 +122,12 @@ func (st *storage) CreateAuthRequest(context.Context, *oidc.AuthRequest, string)
 }
 
 func (st *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
-	a, ok := st.reqs.get(ctx, id, false)
-	if !ok {
+	a, err := st.reqs.get(ctx, id, false)
+	if errors.Is(err, errNoRequest) {
 		return nil, oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization request")
+	}
+	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	return a, nil
 }

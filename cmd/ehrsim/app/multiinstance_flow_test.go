@@ -3,8 +3,10 @@ package app
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,6 +18,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/ehrsim/ehrsim/fixtures"
 	"github.com/ehrsim/ehrsim/internal/pgtest"
 )
 
@@ -293,4 +296,54 @@ func kidOf(t *testing.T, idToken string) string {
 		t.Fatalf("id_token: %v", err)
 	}
 	return jws.Signatures[0].Header.KeyID
+}
+
+// A sign-in page whose request cannot be read because the database does
+// not answer is a 503 page saying so, not "request expired"; once the
+// database is back the same page works.
+func TestSignInPageWhileTheDatabaseIsDown(t *testing.T) {
+	u := pgtest.URL(t)
+	s := startOnDB(t, u)
+	f := newRRFlow(t, s.URL)
+	resp, b := f.do("POST", s.URL+"/api/launches", "application/json", `{"launch_type":"provider-ehr","patient":"`+fixtures.DefaultPatientID+`"}`, "")
+	var minted struct{ Launch, ISS string }
+	if json.Unmarshal(b, &minted); minted.Launch == "" {
+		t.Fatalf("mint: %d %s", resp.StatusCode, b)
+	}
+	q := url.Values{"response_type": {"code"}, "client_id": {"sample-app"}, "redirect_uri": {s.URL + rrRedirect}, "scope": {"launch openid fhirUser"},
+		"state": {"st"}, "aud": {minted.ISS}, "launch": {minted.Launch}, "code_challenge": {strings.Repeat("c", 43)}, "code_challenge_method": {"S256"}}
+	resp, _ = f.do("GET", s.URL+"/auth/authorize?"+q.Encode(), "", "", "")
+	page := resp.Header.Get("Location")
+	if !strings.Contains(page, "/auth/consent?") {
+		t.Fatalf("authorize: %d %s, want the consent page", resp.StatusCode, page)
+	}
+
+	// The database stops taking connections, and those open are ended.
+	pu, _ := url.Parse(u)
+	name := strings.TrimPrefix(pu.Path, "/")
+	pu.Path = "/postgres"
+	admin, err := sql.Open("pgx", pu.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() }) // after the cleanup below: cleanups run last first
+	allow := func(on bool) {
+		t.Helper()
+		if _, err := admin.Exec(fmt.Sprintf(`ALTER DATABASE %q ALLOW_CONNECTIONS %t`, name, on)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allow(false)
+	t.Cleanup(func() { allow(true) })
+	if _, err := admin.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name); err != nil {
+		t.Fatal(err)
+	}
+	resp, b = f.do("GET", page, "", "", "")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "temporarily unavailable") {
+		t.Fatalf("consent page with the database down: %d, want 503 saying so\n%s", resp.StatusCode, b)
+	}
+	allow(true)
+	if resp, b = f.do("GET", page, "", "", ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("consent page with the database back: %d\n%s", resp.StatusCode, b)
+	}
 }
