@@ -232,7 +232,9 @@ func (ss *smartServer) Authorize(ctx context.Context, r *op.ClientRequest[oidc.A
 	case smart.SimAuthTemporarilyUnavailable:
 		return nil, &oidc.Error{ErrorType: "temporarily_unavailable", Description: "simulated error auth_temporarily_unavailable"}
 	}
-	requested, _ := scopes.ParseList(r.Form.Get("scope"))
+	// Copies of the request's strings: the request and its token family
+	// outlive the request, and a slice would keep its whole line alive.
+	requested, _ := scopes.ParseList(strings.Clone(r.Form.Get("scope")))
 	granted, _ := ac.client.grantScopes(requested)
 	if len(granted) == 0 {
 		return nil, oidc.ErrInvalidScope().WithDescription("none of the requested scopes is valid and allowed for this client")
@@ -240,8 +242,9 @@ func (ss *smartServer) Authorize(ctx context.Context, r *op.ClientRequest[oidc.A
 	now := s.now()
 	a := &authRequest{
 		ID: randomHandle(24), CreatedAt: now, ExpiresAt: now.Add(authRequestLifetime),
-		ClientID: r.Data.ClientID, RedirectURI: r.Data.RedirectURI, State: r.Data.State, Nonce: r.Data.Nonce,
-		ResponseType: r.Data.ResponseType, ResponseMode: r.Data.ResponseMode, Prompt: r.Data.Prompt,
+		ClientID: strings.Clone(r.Data.ClientID), RedirectURI: strings.Clone(r.Data.RedirectURI),
+		State: strings.Clone(r.Data.State), Nonce: strings.Clone(r.Data.Nonce),
+		ResponseType: r.Data.ResponseType, ResponseMode: r.Data.ResponseMode, Prompt: cloneAll(r.Data.Prompt),
 		Requested: granted, Granted: granted, Aud: ac.aud, LaunchParam: ac.launchParam, Launch: ac.launch,
 		Client: ac.client, BrowserID: ac.browserID, SessionID: ac.sessionID,
 	}

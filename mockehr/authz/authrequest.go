@@ -2,6 +2,7 @@ package authz
 
 import (
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -93,4 +94,17 @@ func subjectOf(fhirUser string) string {
 		}
 	}
 	return string(b)
+}
+
+// cloneAll copies ss and its strings (see authorize: stored requests must
+// not keep the request's bytes alive).
+func cloneAll(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.Clone(s)
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -82,7 +83,8 @@ func (c *clientDef) grantScopes(requested []scopes.Scope) (granted, refused []sc
 // sandboxClient is an unregistered client_id no launch defined: a public
 // client accepting whatever redirect_uri it presents (sandbox mode).
 func sandboxClient(id string) *clientDef {
-	return &clientDef{Client: clients.Client{ID: id, Type: clients.TypePublic}, AnyRedirect: true, Sandbox: true}
+	// id is a slice of the request; the definition outlives it in token families.
+	return &clientDef{Client: clients.Client{ID: strings.Clone(id), Type: clients.TypePublic}, AnyRedirect: true, Sandbox: true}
 }
 
 // launchClientDef is the client a launch's client section defines (its

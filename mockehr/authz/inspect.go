@@ -95,7 +95,7 @@ func (s *Server) recordAuthorize(r *http.Request, ac *authorizeCtx, status int, 
 		return
 	}
 	f := r.Form
-	clientID := f.Get("client_id")
+	clientID := strings.Clone(f.Get("client_id")) // kept by the inspector: not a slice of the request
 	var launchID string
 	if l := s.authorizeLaunch(ac, clientID); l != nil {
 		launchID = l.ID

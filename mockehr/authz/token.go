@@ -249,7 +249,7 @@ func (s *Server) refresh(ctx context.Context, def *clientDef, form url.Values) (
 		return nil, err
 	}
 	scope := fam.Scopes
-	if req := strings.Fields(form.Get("scope")); len(req) > 0 {
+	if req := strings.Fields(strings.Clone(form.Get("scope"))); len(req) > 0 { // a copy: the tokens outlive the request
 		for _, sc := range req {
 			if !slices.Contains(fam.Scopes, sc) {
 				return nil, errInvalidScope("scope %q was not granted originally", sc) // REF-05
@@ -275,7 +275,7 @@ func (s *Server) clientCredentials(ctx context.Context, def *clientDef, r *http.
 	if err := tokenSimError(simulateOf(l)); err != nil {
 		return nil, err
 	}
-	requested, _ := scopes.ParseList(r.PostForm.Get("scope"))
+	requested, _ := scopes.ParseList(strings.Clone(r.PostForm.Get("scope"))) // a copy: the family outlives the request
 	var system []scopes.Scope
 	for _, sc := range requested {
 		if sc.Kind == scopes.KindResource && sc.Context == scopes.ContextSystem {

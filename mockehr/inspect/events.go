@@ -84,15 +84,27 @@ var secretParams = map[string]bool{
 	"access_token": true, "token": true, "code": true, "password": true, "assertion": true, "id_token": true,
 }
 
+// maxParamValue is how much of one parameter's value an event keeps.
+const maxParamValue = 2048
+
 // Redact returns the parameters of v with secrets shortened to a
-// recognisable prefix (codes and tokens) or hidden (secrets, verifiers).
+// recognisable prefix (codes and tokens) or hidden (secrets, verifiers),
+// as copies, values longer than maxParamValue cut.
 func Redact(v url.Values) map[string]string {
 	if len(v) == 0 {
 		return nil
 	}
 	out := make(map[string]string, len(v))
 	for k, vs := range v {
+		// Copies, never slices of the request: events outlive it, and a
+		// slice would keep the whole request line or body alive. A long
+		// value is cut (the inspector shows parameters, not payloads).
 		val := strings.Join(vs, ", ")
+		if len(val) > maxParamValue {
+			val = val[:maxParamValue] + "… (" + itoa(len(val)) + " characters)"
+		}
+		val = strings.Clone(val)
+		k = strings.Clone(k)
 		if secretParams[k] && val != "" {
 			switch k {
 			case "code", "token", "refresh_token", "access_token":
