@@ -70,7 +70,11 @@ var (
 // days later, or on another instance, is still recognised (TOK-15).
 func (st *storage) takeCode(ctx context.Context, code string) (*authRequest, string, error) {
 	a, famID, err := st.reqs.takeCode(ctx, code)
-	if err == errCodeUnknown {
+	// Unknown to the request store (forgotten once bound), or a replay
+	// whose family the store has not been told of (its bindFamily is
+	// still to come, or never came: the instance died between saving the
+	// family and binding it): the family's row names the code.
+	if err == errCodeUnknown || (err == errCodeReplayed && famID == "") {
 		if fam, _, _, ok := st.srv.tokens.codeFamily(ctx, code); ok {
 			return nil, fam, errCodeReplayed
 		}

@@ -252,3 +252,24 @@ func TestTOK15_ReplayDuringTheExchangeRevokesTheFamily(t *testing.T) {
 		t.Error("the family of a code replayed during its exchange is still valid")
 	}
 }
+
+// A replay after the family was saved but before bindFamily (or after an
+// instance died between the two and never bound it) finds the family by
+// the code's row and names it, so the exchange revokes it.
+func TestTOK15_ReplayBeforeBindNamesTheFamily(t *testing.T) {
+	h := newTestServer(t)
+	_, code := h.codeFor("pub", "", "offline_access", "patient/*.rs")
+	ctx := context.Background()
+	a, _, err := h.srv.storage.takeCode(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fam := h.srv.familyFrom(a)
+	tok := h.srv.tokens.mint(kindAccess, fam, fam.Scopes, time.Hour)
+	if err := h.srv.tokens.save(ctx, fam, true, code, nil, "", tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, famID, err := h.srv.storage.takeCode(ctx, code); err != errCodeReplayed || famID != fam.ID {
+		t.Fatalf("replay before bindFamily: %v %q, want a replay naming %s", err, famID, fam.ID)
+	}
+}
