@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"regexp"
-	"sync"
 	"testing"
 
 	"github.com/playwright-community/playwright-go"
@@ -110,7 +109,11 @@ func TestRobustExpiredLoginSession(t *testing.T) {
 
 // Two EHR launches for two patients in two tabs of one browser (one login
 // session), both waiting on consent at once, approved in the reverse order:
-// each tab's app gets and reads only its own patient.
+// each tab's app gets and reads only its own patient. The second tab opens
+// once the first has its consent page: a browser with no session cookie
+// yet that starts two authorizations at the same instant gets two
+// sessions, the later cookie wins, and the other tab's request belongs to
+// a session the browser no longer has ("Wrong browser").
 func TestRobustTwoTabsTwoPatients(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
@@ -121,17 +124,9 @@ func TestRobustTwoTabsTwoPatients(t *testing.T) {
 	second, err := page.Context().NewPage()
 	expect(t, err)
 	pages := []playwright.Page{page, second}
-	var wg sync.WaitGroup
 	for i, p := range pages {
 		res, _ := mint(t, s.URL, launcher.Request{LaunchType: "provider-ehr", Patient: patients[i], Client: appClient(app), AppLaunchURL: app.LaunchURL})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p.Goto(res.LaunchURL)
-		}()
-	}
-	wg.Wait()
-	for _, p := range pages {
+		p.Goto(res.LaunchURL)
 		expect(t, assert.Locator(p.GetByTestId("consent-page")).ToBeVisible())
 	}
 	expect(t, assert.Locator(second.GetByTestId("consent-patient")).ToContainText("Rivera"))
