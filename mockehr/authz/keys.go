@@ -240,6 +240,35 @@ func (kr *keyRing) keySet(ctx context.Context) []op.Key {
 	return append([]op.Key(nil), kr.public...)
 }
 
+// PrepareKeys makes the database's first signing key when it has none, so
+// that a first start generates it (RSA-2048: 30 to 300 ms, by chance)
+// while it builds its FHIR data: ehrsim calls it in a goroutine right
+// after opening the database, and New finds the key made. Instances doing
+// this at once store one key (AddFirst).
+func PrepareKeys(ctx context.Context, db *store.DB) error {
+	if err := migrate(ctx, db); err != nil {
+		return err
+	}
+	st := keyStoreFor(db)
+	rows, err := st.Published(ctx, time.Now().Unix())
+	if err != nil {
+		return fmt.Errorf("authz: load keys: %w", err)
+	}
+	for _, r := range rows {
+		if !r.Retired {
+			return nil
+		}
+	}
+	kid, der, err := newKey()
+	if err != nil {
+		return err
+	}
+	if _, err := st.AddFirst(ctx, kid, der, time.Now().Unix()); err != nil {
+		return fmt.Errorf("authz: store key: %w", err)
+	}
+	return nil
+}
+
 // RotateKeys generates a new RS256 signing key and retires the current one
 // in one transaction; the retired public key stays published for
 // KeyGracePeriod. Used by `ehrsim keys rotate`; every running server

@@ -166,3 +166,38 @@ func TestKeyRotationAcrossInstances(t *testing.T) {
 		})
 	}
 }
+
+// PrepareKeys, run by instances starting at once on an empty database,
+// leaves one signing key, which a key ring then signs with; run again, it
+// adds none.
+func TestPrepareKeysMakesOneKey(t *testing.T) {
+	for name, backend := range keyBackends() {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			open := backend(t)
+			dbs := []*store.DB{open(), open(), open()}
+			var wg sync.WaitGroup
+			for _, db := range dbs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := PrepareKeys(ctx, db); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			if err := PrepareKeys(ctx, dbs[0]); err != nil {
+				t.Fatal(err)
+			}
+			ks, err := keyStoreFor(dbs[1]).Published(ctx, 0)
+			if err != nil || len(ks) != 1 || ks[0].Retired {
+				t.Fatalf("keys after PrepareKeys = %+v, %v; want one active key", ks, err)
+			}
+			kr, err := newKeyRing(ctx, dbs[2], time.Now)
+			if err != nil || kr.current(ctx).ID() != ks[0].Kid {
+				t.Fatalf("the key ring signs with %v (%v), want the prepared key %s", kr, err, ks[0].Kid)
+			}
+		})
+	}
+}

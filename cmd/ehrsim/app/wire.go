@@ -38,6 +38,9 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 	s.closers = append(s.closers, db.Close)
 
 	step("open database")
+	// A first start makes its signing key while the FHIR data is built.
+	keys := make(chan error, 1)
+	go func() { keys <- authz.PrepareKeys(ctx, db) }()
 	var proxy *upstream.Proxy
 	var resources []json.RawMessage
 	var userData *fixtures.Dir
@@ -117,6 +120,9 @@ func (s *Server) wire(ctx context.Context, mux *http.ServeMux) error {
 		}
 		return ""
 	}}
+	if err := <-keys; err != nil {
+		return fmt.Errorf("authorization server: %w", err)
+	}
 	auth, err = authz.New(ctx, authz.Options{
 		Pages:      authPages,
 		Inspector:  insp,
