@@ -62,18 +62,7 @@ func TestEHRLaunchAcrossTwoInstancesBehindAProxy(t *testing.T) {
 
 	page := newPage(t)
 	goto_(t, page, rr.URL+"/")
-	name, err := page.Locator(`label:has(input[name="patient"]:checked) .person-name`).First().TextContent()
-	if err != nil || strings.TrimSpace(name) == "" {
-		t.Fatalf("preselected patient has no name (%q, %v)", name, err)
-	}
-	expect(t, page.GetByTestId("mint").Click())
-	expect(t, assert.Locator(page.GetByTestId("launch-result")).ToBeVisible())
-	app, err := page.Context().ExpectPage(func() error { return page.GetByTestId("launch-app").Click() })
-	if err != nil {
-		t.Fatal(err)
-	}
-	expect(t, app.GetByTestId("consent-allow").Click())
-	expectAppShowsPatient(t, app.Locator("body"), strings.TrimSpace(name))
+	runDefaultLaunch(t, page)
 
 	mu.Lock()
 	defer mu.Unlock()

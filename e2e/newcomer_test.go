@@ -3,6 +3,8 @@ package e2e
 import (
 	"strings"
 	"testing"
+
+	"github.com/playwright-community/playwright-go"
 )
 
 // The README's promise: open the launcher on its defaults, Create launch,
@@ -17,11 +19,18 @@ func TestNewcomerDefaultLaunch(t *testing.T) {
 	if n, _ := page.Locator(`[data-testid="patient-list"] input[type=radio]:checked:not([value=""])`).Count(); n != 1 {
 		t.Fatalf("first visit preselects %d patients, want 1", n)
 	}
+	runDefaultLaunch(t, page)
+}
+
+// runDefaultLaunch creates a launch on the launcher page that is open in
+// page, touching nothing first, launches it, allows consent in the app's
+// window and checks the app shows the preselected patient's vitals.
+func runDefaultLaunch(t *testing.T, page playwright.Page) {
+	t.Helper()
 	name, err := page.Locator(`label:has(input[name="patient"]:checked) .person-name`).First().TextContent()
 	if err != nil || strings.TrimSpace(name) == "" {
 		t.Fatalf("preselected patient has no name (%q, %v)", name, err)
 	}
-	name = strings.TrimSpace(name)
 	expect(t, page.GetByTestId("mint").Click())
 	expect(t, assert.Locator(page.GetByTestId("launch-result")).ToBeVisible())
 	app, err := page.Context().ExpectPage(func() error { return page.GetByTestId("launch-app").Click() })
@@ -29,5 +38,5 @@ func TestNewcomerDefaultLaunch(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, app.GetByTestId("consent-allow").Click())
-	expectAppShowsPatient(t, app.Locator("body"), name)
+	expectAppShowsPatient(t, app.Locator("body"), strings.TrimSpace(name))
 }

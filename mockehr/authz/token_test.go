@@ -242,11 +242,7 @@ func TestTOK15_ReplayDuringTheExchangeRevokesTheFamily(t *testing.T) {
 	if _, fam, err := h.srv.storage.takeCode(ctx, code); err != errCodeReplayed || fam != "" {
 		t.Fatalf("second take: %v %q, want a replay with no family yet", err, fam)
 	}
-	fam := h.srv.familyFrom(a)
-	tok := h.srv.tokens.mint(kindAccess, fam, fam.Scopes, time.Hour)
-	if err := h.srv.tokens.save(ctx, fam, true, code, nil, "", tok); err != nil {
-		t.Fatal(err)
-	}
+	fam, tok := saveFamily(t, h, a, code)
 	h.srv.storage.bindFamily(ctx, code, fam.ID)
 	if _, err := h.srv.ResolveGrant(ctx, tok.handle); err == nil {
 		t.Error("the family of a code replayed during its exchange is still valid")
@@ -264,12 +260,20 @@ func TestTOK15_ReplayBeforeBindNamesTheFamily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fam := h.srv.familyFrom(a)
-	tok := h.srv.tokens.mint(kindAccess, fam, fam.Scopes, time.Hour)
-	if err := h.srv.tokens.save(ctx, fam, true, code, nil, "", tok); err != nil {
-		t.Fatal(err)
-	}
+	fam, _ := saveFamily(t, h, a, code)
 	if _, famID, err := h.srv.storage.takeCode(ctx, code); err != errCodeReplayed || famID != fam.ID {
 		t.Fatalf("replay before bindFamily: %v %q, want a replay naming %s", err, famID, fam.ID)
 	}
+}
+
+// saveFamily saves the family of the redeemed request a with one access
+// token, as the code exchange does before it binds the code.
+func saveFamily(t *testing.T, h *testServer, a *authRequest, code string) (*family, newToken) {
+	t.Helper()
+	fam := h.srv.familyFrom(a)
+	tok := h.srv.tokens.mint(kindAccess, fam, fam.Scopes, time.Hour)
+	if err := h.srv.tokens.save(context.Background(), fam, true, code, nil, "", tok); err != nil {
+		t.Fatal(err)
+	}
+	return fam, tok
 }
